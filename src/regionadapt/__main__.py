@@ -1,0 +1,3 @@
+from regionadapt.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""The sample every stage passes on, and its on-disk form (an HF ``datasets`` Dataset).
+
+A sample is a dict with these fields; collectors fill what they know and leave the rest "".
+``image`` holds encoded image bytes (PNG/JPEG...) or None when ``image_path`` points to a file.
+``meta`` is a JSON object string for anything else (lexicon entry, category, coordinates, income).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+FIELDS: dict[str, str] = {
+    "id": "unique within the collection, stable across runs",
+    "image": "encoded image bytes (PNG, JPEG...) or None",
+    "image_path": "path of the image file when not embedded",
+    "text": "caption or instruction",
+    "lang": "ISO 639-3 code of text ('' if unknown)",
+    "country": "ISO 3166-1 alpha-2 code ('' if unknown)",
+    "source": "collector and source name",
+    "url": "where the item came from",
+    "license": "licence as published",
+    "meta": "JSON object with anything else",
+}
+
+
+def new_sample(**values: Any) -> dict[str, Any]:
+    """A sample with every field present; ``meta`` may be given as a dict."""
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"unknown sample fields {sorted(unknown)}; valid: {', '.join(FIELDS)}")
+    sample: dict[str, Any] = {k: "" for k in FIELDS}
+    sample["image"] = None
+    sample.update(values)
+    if isinstance(sample["meta"], dict):
+        sample["meta"] = json.dumps(sample["meta"], ensure_ascii=False, sort_keys=True)
+    elif sample["meta"] == "":
+        sample["meta"] = "{}"
+    return sample
+
+
+def meta(sample: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(sample.get("meta") or "{}")
+
+
+def features():
+    """The ``datasets.Features`` of a saved sample collection (imports datasets lazily)."""
+    import datasets
+
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "image": datasets.Value("binary"),
+            "image_path": datasets.Value("string"),
+            "text": datasets.Value("string"),
+            "lang": datasets.Value("string"),
+            "country": datasets.Value("string"),
+            "source": datasets.Value("string"),
+            "url": datasets.Value("string"),
+            "license": datasets.Value("string"),
+            "meta": datasets.Value("string"),
+        }
+    )
