@@ -151,6 +151,30 @@ class Evaluator(Component):
         raise NotImplementedError
 
 
+BENCHMARK_FIELDS: dict[str, str] = {
+    "id": "unique item id",
+    "image": "encoded image bytes",
+    "text": "caption (retrieval) or question (VQA); may be ''",
+    "options": "list of candidate texts (multiple choice); [] for classification",
+    "answer": "index of the right option (multiple choice); -1 otherwise",
+    "label": "class name (classification); '' otherwise",
+    "country": "ISO 3166-1 alpha-2 ('' if unknown)",
+    "lang": "ISO 639-3 of the text/options ('' if unknown)",
+    "meta": "JSON object: income, region, category, ...",
+}
+
+
+class DatasetLoader(Component):
+    """Loads (or generates) a benchmark as an HF ``datasets.Dataset`` with BENCHMARK_FIELDS.
+
+    ``role_slice`` lets the region pack decide what counts as regional: loaders that know each
+    item's country return them all and evaluators slice by the pack's countries when asked.
+    """
+
+    def load(self, ctx: Context, split: str) -> Any:
+        raise NotImplementedError
+
+
 def build(kind: str, name: str, params: Mapping[str, Any] | None = None, where: str = "") -> Any:
     """Instantiate a registered component by kind (``filters``...) and name, validating params."""
     from regionadapt.plugins import registry

@@ -81,6 +81,16 @@ def register_evaluators(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_datasets(register: Callable[[type], None]) -> None:
+    """Provide benchmark/data-set loaders (subclasses of :class:`regionadapt.components.DatasetLoader`).
+
+    A loader reads one published benchmark (by hub id or a local folder) or generates one (the
+    demo world) into the common benchmark schema that evaluators read. Called once per process,
+    when a loader is first needed.
+    """
+
+
+@hookspec
 def register_commands(cli: "typer.Typer") -> None:
     """Add commands or command groups to the ``regionadapt`` CLI.
 

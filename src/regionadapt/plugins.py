@@ -25,7 +25,9 @@ ONLY_ENV = "REGIONADAPT_PLUGINS"
 # the machine cannot leak in).
 BUILTIN_ONLY_ENV = "REGIONADAPT_BUILTIN_ONLY"
 
-KINDS = ("region_packs", "backends", "collectors", "filters", "merge_methods", "evaluators")
+KINDS = (
+    "region_packs", "backends", "collectors", "filters", "merge_methods", "evaluators", "datasets",
+)  # fmt: skip
 
 
 @dataclass
