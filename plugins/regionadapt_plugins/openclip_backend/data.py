@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -98,7 +99,7 @@ def preload(
         n = len(batch["text"])
         images = batch.get("image", [None] * n)
         paths = batch.get("image_path", [None] * n)
-        for image, path, text in zip(images, paths, batch["text"]):
+        for image, path, text in zip(images, paths, batch["text"], strict=True):
             try:
                 pixels.append(preprocess(decode_image(image, path)))
             except Exception:  # corrupt, truncated, missing: skip and count

@@ -14,8 +14,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from regionadapt.errors import StageError
 from regionadapt_plugins.openclip_backend.params import TuneParams

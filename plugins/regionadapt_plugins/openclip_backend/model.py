@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -47,6 +48,11 @@ class EmbeddingModel:
         return next(self.model.parameters()).device
 
     def _dtype(self, tower: torch.nn.Module) -> torch.dtype:
+        # open_clip's low-precision load casts conv/linear weights but may keep embeddings
+        # and norms in fp32: the input must match the first layer it meets.
+        for module in tower.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                return module.weight.dtype
         return next(tower.parameters()).dtype
 
     @torch.inference_mode()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -122,11 +123,14 @@ def run_training(
     log: Log = print,
     *,
     grads_out: str | Path | None = None,
+    on_step: Callable[[torch.nn.Module, int], None] | None = None,
 ) -> dict[str, Any]:
     """The training loop, in this process, under ``accelerate``.
 
-    ``grads_out`` (for tests): the main process writes the first step's gradients (after the
-    DDP all-reduce, before clipping) to this safetensors file.
+    For tests and callers that want to look inside: ``grads_out`` makes the main process
+    write the first step's gradients (after the DDP all-reduce, before clipping) to this
+    safetensors file; ``on_step(net, step)`` is called on the main process with the unwrapped
+    network (adapters still separate) before the first step (step 0) and after every step.
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -143,7 +147,6 @@ def run_training(
 
     ds = D.open_dataset(dataset)
     original_device = model.device
-    per_rank = params.batch_size // world
     need = D.preload_bytes(len(ds), model.preprocess_cfg.get("size", 224))
     preloaded = None
     if need <= params.preload_max_mb * 2**20:
@@ -184,6 +187,8 @@ def run_training(
     samples = 0
     step = 0
     t_train = time.perf_counter()
+    if on_step is not None and main:
+        on_step(accelerator.unwrap_model(net), 0)
     bar = tqdm(
         total=steps, desc="tune", unit="step", file=sys.stderr, disable=None if main else True
     )
@@ -229,6 +234,8 @@ def run_training(
                 accelerator.unwrap_model(net).logit_scale.clamp_(0, math.log(100))
             samples += len(pixels) * world
             step += 1
+            if on_step is not None and main:
+                on_step(accelerator.unwrap_model(net), step)
             if step == 1 or step == steps or step % params.log_every == 0:
                 value = float(accelerator.reduce(loss.detach(), reduction="mean"))
                 losses.append((step, value))

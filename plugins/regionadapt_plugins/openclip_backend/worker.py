@@ -1,6 +1,7 @@
 """One DDP rank of a multi-process training run (started by :mod:`.distributed` via torchrun).
 
-    python -m torch.distributed.run --nproc_per_node N -m regionadapt_plugins.openclip_backend.worker SPEC.json
+    python -m torch.distributed.run --nproc_per_node N \\
+        -m regionadapt_plugins.openclip_backend.worker SPEC.json
 
 Every rank loads the base checkpoint and trains on its share of each global batch; rank 0
 saves the tuned checkpoint and the summary into the spec's ``out_dir``.
