@@ -1,0 +1,150 @@
+"""Region-metadata, language and lexicon filters on a small pack with unspaced scripts."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from data_kit import make_ctx
+
+from regionadapt.components import build
+from regionadapt.errors import ConfigError
+from regionadapt.samples import new_sample
+
+
+def _filter(tmp_path, name, **params):
+    f = build("filters", name, params)
+    f.setup(make_ctx(tmp_path))
+    return f
+
+
+def _code(result):
+    """ "kept" or the reason code of a drop."""
+    if result is True:
+        return "kept"
+    assert result[0] is False and isinstance(result[1], str) and result[1]
+    return result[1].split(":")[0]
+
+
+# -- region metadata ------------------------------------------------------------------------
+
+
+def test_region_country_and_coordinates(tmp_path):
+    f = _filter(tmp_path, "region")
+    assert _code(f.keep(new_sample(id="a", country="TH"))) == "kept"
+    assert _code(f.keep(new_sample(id="b", country="th"))) == "kept"  # case is not an identity
+    assert _code(f.keep(new_sample(id="c", country="FR"))) == "country-not-in-pack"
+    # Bangkok inside TH's box, no country given
+    assert _code(f.keep(new_sample(id="d", meta={"lat": 13.75, "lon": 100.5}))) == "kept"
+    # Paris: in no box
+    assert _code(f.keep(new_sample(id="e", meta={"lat": 48.85, "lon": 2.35}))) == "outside-region"
+    assert _code(f.keep(new_sample(id="f"))) == "no-region-metadata"
+    assert _code(f.keep(new_sample(id="g", meta={"lat": "north", "lon": 1}))) == "bad-coordinates"
+    assert _code(f.keep(new_sample(id="h", meta="{not json"))) == "bad-meta"
+
+
+def test_region_require_modes(tmp_path):
+    inside_fr = new_sample(id="x", country="FR", meta={"lat": 13.75, "lon": 100.5})
+    assert _code(_filter(tmp_path, "region").keep(inside_fr)) == "kept"  # either: coordinates win
+    assert (
+        _code(_filter(tmp_path, "region", require="country").keep(inside_fr))
+        == "country-not-in-pack"
+    )
+    assert (
+        _code(_filter(tmp_path, "region", require="both").keep(inside_fr)) == "country-not-in-pack"
+    )
+    keep_unknown = _filter(tmp_path, "region", unknown="keep")
+    assert keep_unknown.keep(new_sample(id="y")) is True
+
+
+# -- language -------------------------------------------------------------------------------
+
+CAPTIONS = {
+    "ind": "Seorang ibu sedang memasak nasi goreng di dapur rumahnya pada pagi hari",
+    "vie": "Một người phụ nữ đang nấu phở trong bếp vào buổi sáng",
+    "fil": "Ang mga bata ay naglalaro sa labas ng bahay tuwing hapon kasama ang kanilang aso",
+    "tha": "ผู้หญิงคนหนึ่งกำลังทำอาหารในครัวตอนเช้า",
+    "lao": "ແມ່ຍິງຄົນໜຶ່ງກຳລັງແຕ່ງກິນຢູ່ໃນເຮືອນຄົວຕອນເຊົ້າ",
+    "khm": "ស្ត្រីម្នាក់កំពុងចម្អិនម្ហូបនៅក្នុងផ្ទះបាយនៅពេលព្រឹក",
+    "mya": "အမျိုးသမီးတစ်ဦးသည် မနက်ခင်းတွင် မီးဖိုချောင်၌ ချက်ပြုတ်နေသည်",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(CAPTIONS))
+def test_language_keeps_pack_languages(tmp_path, lang):
+    f = _filter(tmp_path, "language")
+    assert f.identify(CAPTIONS[lang])[0] == lang
+    assert f.keep(new_sample(id=lang, text=CAPTIONS[lang])) is True
+
+
+def test_language_drops_others_with_reason(tmp_path):
+    f = _filter(tmp_path, "language")
+    r = f.keep(new_sample(id="en", text="A woman is cooking breakfast in her kitchen this morning"))
+    assert _code(r) == "lang-not-in-pack" and "eng" in r[1]
+    r = f.keep(
+        new_sample(id="fr", text="Une femme prépare le petit déjeuner dans sa cuisine ce matin")
+    )
+    assert _code(r) == "lang-not-in-pack" and "fra" in r[1]
+    assert _code(f.keep(new_sample(id="e", text="   "))) == "no-text"
+    # too short to identify: the declared language decides
+    assert f.keep(new_sample(id="s1", text="ok", lang="ind")) is True
+    assert _code(f.keep(new_sample(id="s2", text="ok", lang="eng"))) == "text-too-short"
+
+
+def test_language_per_language_threshold(tmp_path):
+    text = "nasi goreng"  # short, ambiguous between Malay-family languages
+    lenient = _filter(tmp_path, "language", min_prob=0.0)
+    code, prob = lenient.identify(text)
+    assert code in ("ind", "fil", "vie") and prob < 1.0
+    strict = _filter(tmp_path, "language", min_prob=0.0, thresholds={code: min(1.0, prob + 0.01)})
+    assert lenient.keep(new_sample(id="a", text=text)) is True
+    assert _code(strict.keep(new_sample(id="a", text=text))) == "lang-low-confidence"
+
+
+def test_language_threshold_for_unknown_language_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="thresholds.deu"):
+        _filter(tmp_path, "language", thresholds={"deu": 0.5})
+
+
+# -- lexicon --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ฉันชอบกินต้มยำกุ้งมาก",  # Thai, no spaces around the form
+        "ຂ້ອຍມັກກິນເຝີທຸກມື້",  # Lao
+        "ខ្ញុំចូលចិត្តអាម៉ុកត្រី",  # Khmer
+        "ကျွန်တော်မုန့်ဟင်းခါးကြိုက်တယ်",  # Burmese
+        "Rendang daging sapi yang lezat",  # capitalised
+        "Sate ayam, satay kambing",
+        "Tô phở bò ở Hà Nội",
+        "pergi ke ທາດຫຼວງ hari ini",  # mixed scripts
+    ],
+)
+def test_lexicon_matches_every_script(tmp_path, text):
+    assert _filter(tmp_path, "lexicon").keep(new_sample(id="x", text=text)) is True
+
+
+def test_lexicon_word_boundaries_only_for_spaced_scripts(tmp_path):
+    f = _filter(tmp_path, "lexicon")
+    assert (
+        _code(f.keep(new_sample(id="a", text="A satellite dish on a roof"))) == "no-lexicon-match"
+    )
+    assert _code(f.keep(new_sample(id="b", text="kesatean"))) == "no-lexicon-match"
+    assert f.keep(new_sample(id="c", text="(sate)")) is True
+
+
+def test_lexicon_is_normalisation_insensitive(tmp_path):
+    f = _filter(tmp_path, "lexicon")
+    decomposed = unicodedata.normalize("NFD", "PHỞ BÒ")
+    assert decomposed != unicodedata.normalize("NFC", decomposed)
+    assert f.keep(new_sample(id="a", text=decomposed)) is True
+
+
+def test_lexicon_category_restriction(tmp_path):
+    f = _filter(tmp_path, "lexicon", categories=["clothing"])
+    assert f.keep(new_sample(id="a", text="Barong Tagalog sa kasal")) is True
+    assert _code(f.keep(new_sample(id="b", text="Rendang daging"))) == "no-lexicon-match"
+    with pytest.raises(ConfigError, match="unknown"):
+        _filter(tmp_path, "lexicon", categories=["snacks"])
