@@ -16,7 +16,9 @@ from regionadapt.hookspecs import hookimpl
 @hookimpl
 def register_evaluators(register: Callable[[Any], None]) -> None:
     from regionadapt_plugins.embedding_eval.multiple_choice import MultipleChoice
+    from regionadapt_plugins.embedding_eval.retrieval import Retrieval
     from regionadapt_plugins.embedding_eval.zeroshot import ZeroShotClassification
 
     register(ZeroShotClassification)
     register(MultipleChoice)
+    register(Retrieval)
