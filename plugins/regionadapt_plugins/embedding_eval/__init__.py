@@ -15,6 +15,7 @@ from regionadapt.hookspecs import hookimpl
 
 @hookimpl
 def register_evaluators(register: Callable[[Any], None]) -> None:
+    from regionadapt_plugins.embedding_eval.geo_probe import GeoProbe
     from regionadapt_plugins.embedding_eval.multiple_choice import MultipleChoice
     from regionadapt_plugins.embedding_eval.retrieval import Retrieval
     from regionadapt_plugins.embedding_eval.zeroshot import ZeroShotClassification
@@ -22,3 +23,4 @@ def register_evaluators(register: Callable[[Any], None]) -> None:
     register(ZeroShotClassification)
     register(MultipleChoice)
     register(Retrieval)
+    register(GeoProbe)
