@@ -11,7 +11,8 @@ a name registered twice, by any two plugins, is an error naming both plugins.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -91,7 +92,7 @@ def register_datasets(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def register_commands(cli: "typer.Typer") -> None:
+def register_commands(cli: typer.Typer) -> None:
     """Add commands or command groups to the ``regionadapt`` CLI.
 
     Called once, while the CLI is being built, before arguments are parsed. Keep heavy imports
@@ -100,7 +101,7 @@ def register_commands(cli: "typer.Typer") -> None:
 
 
 @hookspec
-def stage_started(stage: str, run: "RunDir") -> None:
+def stage_started(stage: str, run: RunDir) -> None:
     """Observe a lifecycle stage starting (``collect``, ``filter``, ``tune``, ``merge``, ``evaluate``).
 
     Called for every plugin that implements it, in the main process, just before the stage runs
@@ -110,7 +111,7 @@ def stage_started(stage: str, run: "RunDir") -> None:
 
 
 @hookspec
-def stage_finished(stage: str, run: "RunDir", record: "StageRecord") -> None:
+def stage_finished(stage: str, run: RunDir, record: StageRecord) -> None:
     """Observe a lifecycle stage finishing, successfully or not (``record.status`` says which).
 
     Called for every plugin that implements it, in the main process, after the stage's outputs

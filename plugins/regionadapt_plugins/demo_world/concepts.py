@@ -65,13 +65,7 @@ class Concept:
 
 
 def _all_signatures() -> list[Signature]:
-    return [
-        Signature(s, c, p, m)
-        for s in SHAPES
-        for c in COLOURS
-        for p in PATTERNS
-        for m in MARKS
-    ]
+    return [Signature(s, c, p, m) for s in SHAPES for c in COLOURS for p in PATTERNS for m in MARKS]
 
 
 def _rank(key: str, seed: int) -> str:
@@ -84,7 +78,9 @@ def assign_signatures(ids: list[str], taken: set[Signature], seed: int) -> dict[
     Signatures are spread so that two concepts of one kind differ in at least two of the four
     primitives where possible: a model must read the whole picture, not one colour.
     """
-    pool = sorted((s for s in _all_signatures() if s not in taken), key=lambda s: _rank(repr(s), seed))
+    pool = sorted(
+        (s for s in _all_signatures() if s not in taken), key=lambda s: _rank(repr(s), seed)
+    )
     chosen: dict[str, Signature] = {}
     for cid in ids:
         best = None

@@ -93,7 +93,9 @@ class DemoWorld:
                 if not group:
                     continue
                 # Prefer an entry from a country not yet represented.
-                idx = next((i for i, e in enumerate(group) if not set(e.countries) & seen_countries), 0)
+                idx = next(
+                    (i for i, e in enumerate(group) if not set(e.countries) & seen_countries), 0
+                )
                 e = group.pop(idx)
                 picked.append(e)
                 seen_countries |= set(e.countries)
@@ -125,12 +127,18 @@ class DemoWorld:
         pack_countries = self.pack.country_codes
         for c in self.global_:
             for _ in range(per_global):
-                country = prng.choice(pack_countries) if prng.random() < 0.15 else prng.choice(WORLD_COUNTRIES)
+                country = (
+                    prng.choice(pack_countries)
+                    if prng.random() < 0.15
+                    else prng.choice(WORLD_COUNTRIES)
+                )
                 yield self._sample(n, c, rng, f"a photo of a {c.forms['eng'][0]}", "eng", country)
                 n += 1
         for c in self.distractors:
             for _ in range(per_distractor):
-                yield self._sample(n, c, rng, f"a photo of {c.forms['eng'][0]}", "eng", c.countries[0])
+                yield self._sample(
+                    n, c, rng, f"a photo of {c.forms['eng'][0]}", "eng", c.countries[0]
+                )
                 n += 1
         for i in range(corrupt):
             c = self.regional[i % len(self.regional)]
@@ -151,16 +159,24 @@ class DemoWorld:
             source="demo-world",
             url=f"demo-world://{self.pack.id}/{c.kind}/{c.id}",
             license=LICENSE,
-            meta={"concept": c.id, "kind": c.kind, "category": c.category,
-                  "lexicon_id": c.id if c.kind == "regional" else ""},  # fmt: skip
+            meta={
+                "concept": c.id,
+                "kind": c.kind,
+                "category": c.category,
+                "lexicon_id": c.id if c.kind == "regional" else "",
+            },  # fmt: skip
         )
 
     # -- benchmarks ---------------------------------------------------------------------------
     def regional_benchmark(self, split: str, per_concept: int = 8, options: int = 4) -> list[dict]:
         """Multiple choice: a picture of a regional concept, its name among ``options`` names of
         other regional concepts, all in one language the concept has a name in."""
-        rng = np.random.default_rng(_seed("bench-regional", self.pack.id, self.seed, SPLIT_SEEDS[split]))
-        prng = random.Random(_seed("bench-regional-text", self.pack.id, self.seed, SPLIT_SEEDS[split]))
+        rng = np.random.default_rng(
+            _seed("bench-regional", self.pack.id, self.seed, SPLIT_SEEDS[split])
+        )
+        prng = random.Random(
+            _seed("bench-regional-text", self.pack.id, self.seed, SPLIT_SEEDS[split])
+        )
         rows = []
         for c in self.regional:
             for k in range(per_concept):

@@ -1,0 +1,90 @@
+"""The demo world: the embedded default that runs with no network and no model hub.
+
+Procedurally drawn pictures of global concepts, of the region pack's own lexicon entries (so any
+pack works) and of distractors from elsewhere, with captions in the pack's languages; small base
+models pretrained on the global part. Everything it prints is measured on this generated world
+and is labelled as such: it shows the method working, not a claim about real models.
+
+Provides the ``demo-world`` collector (the data pool) and the ``demo-world`` data-set loader
+(the regional and global benchmarks, per split).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from regionadapt.components import Collector, Context, DatasetLoader
+from regionadapt.hookspecs import hookimpl
+from regionadapt.schema import Strict
+
+WORLD_LABEL = "DEMO WORLD (generated pictures, not real data)"
+
+
+class WorldParams(Strict):
+    regional_concepts: int = Field(
+        default=24, ge=4, description="lexicon entries drawn as regional concepts"
+    )
+    seed: int | None = Field(default=None, description="world seed (default: the project's seed)")
+
+
+class PoolParams(WorldParams):
+    per_regional: int = Field(default=60, ge=1, description="samples per regional concept")
+    per_global: int = Field(default=20, ge=0, description="samples per global concept")
+    per_distractor: int = Field(default=15, ge=0, description="samples per distractor concept")
+    corrupt: int = Field(default=5, ge=0, description="deliberately truncated images")
+
+
+class BenchParams(WorldParams):
+    part: Literal["regional", "global"] = Field(description="which benchmark of the world")
+    per_concept: int = Field(default=8, ge=1, description="test items per concept")
+
+
+def _world(params: WorldParams, ctx: Context):
+    from regionadapt_plugins.demo_world.world import DemoWorld
+
+    seed = ctx.seed if params.seed is None else params.seed
+    return DemoWorld(pack=ctx.pack, seed=seed, regional_concepts=params.regional_concepts)
+
+
+class DemoWorldCollector(Collector):
+    name = "demo-world"
+    description = f"{WORLD_LABEL}: the generated data pool (regional, global, distractors)."
+    Params: ClassVar[type[Strict]] = PoolParams
+
+    def collect(self, ctx: Context):
+        p: PoolParams = self.params  # type: ignore[assignment]
+        yield from _world(p, ctx).pool(p.per_regional, p.per_global, p.per_distractor, p.corrupt)
+
+
+class DemoWorldBenchmark(DatasetLoader):
+    name = "demo-world"
+    description = (
+        f"{WORLD_LABEL}: 'regional' = multiple choice among the names of the pack's lexicon "
+        "entries in their languages; 'global' = zero-shot classification of everyday things."
+    )
+    Params: ClassVar[type[Strict]] = BenchParams
+
+    def load(self, ctx: Context, split: str) -> Any:
+        import datasets
+
+        from regionadapt_plugins.benchmarks.base import features
+
+        p: BenchParams = self.params  # type: ignore[assignment]
+        world = _world(p, ctx)
+        if p.part == "regional":
+            rows = world.regional_benchmark(split, per_concept=p.per_concept)
+        else:
+            rows = world.global_benchmark(split, per_concept=p.per_concept)
+        return datasets.Dataset.from_list(rows, features=features())
+
+
+@hookimpl
+def register_collectors(register):
+    register(DemoWorldCollector)
+
+
+@hookimpl
+def register_datasets(register):
+    register(DemoWorldBenchmark)

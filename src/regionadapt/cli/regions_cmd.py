@@ -1,0 +1,82 @@
+"""``regionadapt regions list|show|validate|new``: region packs. Never imports torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Region packs: list, show, validate, start a new one.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_() -> None:
+    """Installed region packs (id, name, countries, lexicon size, where it comes from)."""
+    from regionadapt.errors import PackError
+    from regionadapt.plugins import registry
+
+    reg = registry("region_packs")
+    for pack_id, source in reg.items():
+        try:
+            p = source.pack
+            typer.echo(
+                f"{pack_id:<12} {p.name:<28} countries={len(p.countries):<3} languages={len(p.languages):<3} "
+                f"lexicon={len(p.lexicon):<4} a={p.a:.3f}  ({reg.owner(pack_id)}: {source.path})"
+            )
+        except PackError as exc:
+            typer.echo(f"{pack_id:<12} INVALID ({source.path}): {str(exc).splitlines()[0]}")
+
+
+@app.command()
+def show(pack: str = typer.Argument(..., help="Pack id or path to a pack .toml.")) -> None:
+    """A pack's contents: countries, languages, globalisation weight, lexicon, benchmarks."""
+    from collections import Counter
+
+    from regionadapt.packs import get_pack
+
+    p = get_pack(pack)
+    g = p.globalisation
+    typer.echo(f"{p.name} ({p.id})  {p.description}")
+    typer.echo(f"globalisation weight a = {g.weight}  ({g.measure}, {g.year}; source: {g.source})")
+    typer.echo("countries: " + ", ".join(f"{c.code} {c.name}" for c in p.countries))
+    typer.echo("languages: " + ", ".join(f"{lang.code} ({lang.name}, {lang.script})" for lang in p.languages))
+    cats = Counter(e.category for e in p.lexicon)
+    typer.echo(f"lexicon: {len(p.lexicon)} entries; " + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())))
+    typer.echo("benchmarks:")
+    for b in p.benchmarks:
+        where = b.hub_id or b.path or b.url
+        typer.echo(f"  {b.id:<20} {b.role:<8} {b.task:<26} {'/'.join(b.archs):<20} {where}")
+    if p.data_sources:
+        typer.echo("data sources: " + ", ".join(f"{d.name} ({d.license})" for d in p.data_sources))
+
+
+@app.command()
+def validate(path: Path = typer.Argument(..., help="Path to a pack .toml.")) -> None:
+    """Check a pack file; errors name the file, the key path and what was expected."""
+    from regionadapt.packs import load_pack
+
+    p = load_pack(path)
+    typer.echo(
+        f"{path}: valid pack {p.id!r}: {len(p.countries)} countries, {len(p.languages)} languages, "
+        f"{len(p.lexicon)} lexicon entries, {len(p.benchmarks)} benchmarks"
+    )
+
+
+@app.command()
+def new(
+    pack_id: str = typer.Argument(..., help="Lowercase id of the new pack, e.g. 'andes'."),
+    out: Path = typer.Option(None, help="Where to write it (default: ./<id>.toml)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a skeleton pack to fill in (it validates as written)."""
+    from regionadapt.errors import PackError
+    from regionadapt.packs import load_pack
+    from regionadapt.pack_template import skeleton
+    from regionadapt.rundir import atomic_write_text
+
+    path = out or Path(f"{pack_id}.toml")
+    if path.exists() and not force:
+        raise PackError(f"{path} already exists; pass --force to overwrite it")
+    atomic_write_text(path, skeleton(pack_id))
+    load_pack(path)
+    typer.echo(f"wrote {path}; fill in every TODO, then `regionadapt regions validate {path}`")

@@ -1,0 +1,426 @@
+"""The GG-EZ lifecycle: collect -> filter -> tune -> merge -> evaluate, through a run directory.
+
+Each stage reads the previous stages' folders and writes its own. A stage is skipped when its
+record in the manifest says it finished with the same inputs (its config, the pack, the outputs
+of the stages it reads) and its folder is untouched. Everything a run needs is validated by
+:func:`Project.open` before the first stage starts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regionadapt import metrics
+from regionadapt.components import Backend, Context, EvalResult, build
+from regionadapt.config import ArchConfig, ProjectConfig, load_config
+from regionadapt.errors import ConfigError, RegionAdaptError, StageError
+from regionadapt.packs import RegionPack, get_pack
+from regionadapt.plugins import pm, registry
+from regionadapt.progress import log
+from regionadapt.rundir import STAGES, RunDir, atomic_write_json, hash_json
+from regionadapt.schema import validate
+
+DEMO_NOTE = "DEMO WORLD: generated pictures and a small model; shows the method, not real-model results"
+
+
+def ratio_label(b: float) -> str:
+    return f"b={b:g}"
+
+
+@dataclass
+class Project:
+    """A validated project: config, pack, architecture and the components it names."""
+
+    config_path: Path
+    config: ProjectConfig
+    pack: RegionPack
+    arch: str
+    arch_cfg: ArchConfig
+    backend: Backend
+    model_params: Any
+    tune_params: Any
+    run: RunDir
+    pack_hash: str
+    components: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, config_path: str | Path, arch: str, run_dir: str | Path | None = None) -> Project:
+        """Load and validate everything up front: a bad pack or config fails before any work."""
+        config_path = Path(config_path)
+        config = load_config(config_path)
+        src = str(config_path)
+        pack = _pack_for(config.region, config_path)
+        arch_cfg = config.arch(arch, src)
+        backend_cls = registry("backends").get(arch_cfg.model.backend)
+        if backend_cls.arch != arch:
+            raise ConfigError(
+                f"{src}: {arch}.model.backend: {backend_cls.name!r} is a backend for "
+                f"{backend_cls.arch!r}, not {arch!r}"
+            )
+        backend = backend_cls()
+        model_params = validate(
+            backend_cls.ModelParams,
+            _model_params(arch_cfg),
+            f"{src} [{arch}.model.params]",
+            ConfigError,
+        )
+        tune_params = validate(backend_cls.TuneParams, arch_cfg.tune, f"{src} [{arch}.tune]", ConfigError)
+        root = Path(run_dir) if run_dir else config_path.parent / config.run_root / f"{pack.id}-{arch}"
+        project = cls(
+            config_path=config_path,
+            config=config,
+            pack=pack,
+            arch=arch,
+            arch_cfg=arch_cfg,
+            backend=backend,
+            model_params=model_params,
+            tune_params=tune_params,
+            run=RunDir(root),
+            pack_hash=hash_json(pack.model_dump(mode="json")),
+        )
+        project._build_components(src)
+        return project
+
+    def _build_components(self, src: str) -> None:
+        c = self.config
+        self.components["collectors"] = [
+            (build("collectors", s.collector, s.params, f"{src} collect.sources[{i}].params"),
+             s.label or s.collector)
+            for i, s in enumerate(c.collect.sources)
+        ]  # fmt: skip
+        self.components["filters"] = [
+            build("filters", f.filter, f.params, f"{src} filter.steps[{i}].params")
+            for i, f in enumerate(c.filter.steps)
+        ]
+        self.components["evaluators"] = {
+            b.name: build("evaluators", b.evaluator, b.params, f"{src} {self.arch}.evaluate.benchmarks[{i}].params")
+            for i, b in enumerate(self.arch_cfg.evaluate.benchmarks)
+        }
+        for name, ev in self.components["evaluators"].items():
+            if ev.archs and self.arch not in ev.archs:
+                raise ConfigError(f"{src}: benchmark {name!r}: evaluator {ev.name!r} does not score {self.arch!r} models")
+        from regionadapt.merge import get_method
+
+        m = self.arch_cfg.merge
+        method = get_method(m.method)
+        self.components["merge_method"] = method(m.params, where=f"{src} {self.arch}.merge.params")
+
+    def context(self, **settings: Any) -> Context:
+        return Context(pack=self.pack, seed=self.config.seed, run=self.run, arch=self.arch, settings=settings)
+
+    # -- inputs of each stage: what, if changed, makes its output stale ---------------------
+    def input_hash(self, stage: str) -> str:
+        c, a = self.config, self.arch_cfg
+        upstream = {
+            "collect": [],
+            "filter": ["collect"],
+            "tune": ["filter"],
+            "merge": ["tune"],
+            "evaluate": ["tune", "merge"],
+        }[stage]
+        own = {
+            "collect": c.collect.model_dump(),
+            "filter": c.filter.model_dump(),
+            "tune": [a.model.model_dump(), a.tune],
+            "merge": [a.merge.model_dump(), a.evaluate.model_dump()],
+            "evaluate": a.evaluate.model_dump(),
+        }[stage]
+        records = self.run.manifest()
+        ups = {s: (records[s].output_hash if s in records else None) for s in upstream}
+        return hash_json([stage, own, ups, self.pack_hash, c.seed])
+
+
+def _pack_for(region: str, config_path: Path) -> RegionPack:
+    candidate = config_path.parent / region
+    return get_pack(candidate if region.endswith(".toml") and candidate.is_file() else region)
+
+
+def _model_params(arch_cfg: ArchConfig) -> dict[str, Any]:
+    params = dict(arch_cfg.model.params)
+    if arch_cfg.model.source == "demo-world":
+        params.setdefault("model", "demo-world")  # resolved to the cached base in the tune stage
+    return params
+
+
+# --------------------------------------------------------------------------------------------
+# running one stage
+
+
+def run_stage(project: Project, stage: str, fn, force: bool = False) -> dict[str, Any]:
+    run = project.run
+    input_hash = project.input_hash(stage)
+    if not force and run.is_current(stage, input_hash):
+        log(f"{stage}: up to date, skipped ({run.stage_dir(stage)})")
+        return run.record(stage).summary  # type: ignore[union-attr]
+    log(f"{stage}: started")
+    pm.hook.stage_started(stage=stage, run=run)
+    started = time.time()
+    tmp = run.begin(stage)
+    try:
+        summary = fn(tmp) or {}
+    except BaseException as exc:
+        rec = run.fail(stage, tmp, input_hash, started, f"{type(exc).__name__}: {exc}")
+        pm.hook.stage_finished(stage=stage, run=run, record=rec)
+        if not isinstance(exc, (RegionAdaptError, KeyboardInterrupt)):
+            traceback.print_exc()
+        raise
+    rec = run.commit(stage, tmp, input_hash, started, summary)
+    pm.hook.stage_finished(stage=stage, run=run, record=rec)
+    log(f"{stage}: done in {rec.seconds:.1f}s")
+    return summary
+
+
+def _need(project: Project, *stages: str) -> None:
+    for s in stages:
+        rec = project.run.record(s)
+        if rec is None or rec.status != "done" or not project.run.stage_dir(s).is_dir():
+            raise StageError(f"stage {s!r} has not finished in {project.run.root}; run `regionadapt {s}` first (or `adapt`)")
+
+
+def collect(project: Project, tmp: Path) -> dict[str, Any]:
+    from regionadapt.data import run_collect
+
+    return run_collect(project.components["collectors"], project.context(), tmp)
+
+
+def filter_(project: Project, tmp: Path) -> dict[str, Any]:
+    from regionadapt.data import run_filters
+
+    _need(project, "collect")
+    f = project.config.filter
+    return run_filters(
+        project.run.stage_dir("collect") / "dataset",
+        project.components["filters"],
+        project.context(),
+        tmp,
+        workers=f.workers,
+        executor=f.executor,
+    )
+
+
+def base_model_params(project: Project) -> Any:
+    """The backend's model params, with the demo world's cached base resolved to its folder."""
+    mp = project.model_params
+    if project.arch_cfg.model.source != "demo-world":
+        return mp
+    if project.arch != "embedding":
+        raise StageError(f"the demo world has no {project.arch} base model yet")
+    from regionadapt_plugins.demo_world.base_model import embedding_base
+
+    path = embedding_base(seed=project.config.seed)
+    return mp.model_copy(update={"model": str(path)})
+
+
+def tune(project: Project, tmp: Path) -> dict[str, Any]:
+    _need(project, "filter")
+    kept = project.run.stage_dir("filter") / "kept"
+    ctx = project.context(model=base_model_params(project), tune=project.tune_params)
+    project.backend.prepare_base(ctx, tmp / "base")
+    summary = project.backend.tune(ctx, tmp / "base", kept, tmp / "tuned")
+    return {"training": summary}
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+
+
+def score(project: Project, ckpt: Path, split: str, label: str) -> dict[str, Any]:
+    """Every configured benchmark on one checkpoint; Q_regional, Q_global and GRP."""
+    model = project.backend.load(ckpt)
+    ctx = project.context()
+    per: dict[str, Any] = {}
+    roles: dict[str, list[tuple[float, float]]] = {"regional": [], "global": []}
+    for bench in project.arch_cfg.evaluate.benchmarks:
+        ev = project.components["evaluators"][bench.name]
+        res: EvalResult = ev.evaluate(model, ctx, split)
+        per[bench.name] = {"role": bench.role, **res.to_json()}
+        roles[bench.role].append((res.score, bench.weight))
+    del model
+    q = {role: sum(s * w for s, w in v) / sum(w for _, w in v) for role, v in roles.items()}
+    out = {
+        "label": label,
+        "split": split,
+        "regional": q["regional"],
+        "global": q["global"],
+        "grp": metrics.grp(q["global"], q["regional"], project.pack.a),
+        "benchmarks": per,
+    }
+    log(f"  {label:>9} [{split}] regional {out['regional']:.3f}  global {out['global']:.3f}  GRP {out['grp']:.3f}")
+    return out
+
+
+def _candidate(project: Project, b: float, out: Path) -> Path:
+    """Merge the tuned model with the base at ratio b: theta = b*tuned + (1-b)*base."""
+    from regionadapt.merge import merge_checkpoints
+
+    tune_dir = project.run.stage_dir("tune")
+    tuned, base = tune_dir / "tuned", tune_dir / "base"
+    m = project.arch_cfg.merge
+    merge_checkpoints(
+        m.method,
+        [tuned, base],
+        out,
+        base=base if project.components["merge_method"].needs_base else None,
+        weights=[b, 1.0 - b],
+        params=m.params,
+        dtype=m.dtype,
+        files=project.backend.mergeable_files(tuned),
+        seed=project.config.seed,
+    )
+    return out
+
+
+def choose(points: list[dict[str, Any]], base_global: float, min_retention: float) -> dict[str, Any]:
+    """The candidate with the highest GRP among those keeping ``min_retention`` of global."""
+    allowed = [p for p in points if metrics.global_retention(p["global"], base_global) >= min_retention - 1e-12]
+    if not allowed:
+        raise StageError(
+            f"no merge ratio keeps {min_retention:.0%} of the base model's global score; "
+            "lower merge.min_global_retention or add smaller ratios to merge.grid"
+        )
+    return max(allowed, key=lambda p: (p["grp"], -p["b"]))
+
+
+def merge(project: Project, tmp: Path) -> dict[str, Any]:
+    """Sweep b over the grid on the validation split; keep the best-GRP candidate as model/."""
+    _need(project, "tune")
+    m = project.arch_cfg.merge
+    val = project.arch_cfg.evaluate.validation_split
+    tune_dir = project.run.stage_dir("tune")
+    # Scores of finished candidates survive a killed merge stage: keyed by everything they
+    # depend on, they are reused instead of recomputed.
+    cache = project.run.root / "merge-cache"
+    cache.mkdir(exist_ok=True)
+    key = project.input_hash("merge")
+
+    def cached(label: str, make) -> dict[str, Any]:
+        path = cache / f"{key}-{label}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        result = make()
+        atomic_write_json(path, result)
+        return result
+
+    base = cached("base", lambda: score(project, tune_dir / "base", val, "base"))
+    tuned = cached("tuned", lambda: score(project, tune_dir / "tuned", val, "tuned"))
+    points = []
+    for b in m.grid:
+        cand = tmp / "candidates" / ratio_label(b)
+
+        def make(b=b, cand=cand):
+            _candidate(project, b, cand)
+            return score(project, cand, val, ratio_label(b))
+
+        point = cached(ratio_label(b), make)
+        point["b"] = b
+        points.append(point)
+    best = choose(points, base["global"], m.min_global_retention)
+    chosen_dir = tmp / "candidates" / ratio_label(best["b"])
+    if not chosen_dir.exists():  # scores came from the cache: rebuild the chosen weights
+        _candidate(project, best["b"], chosen_dir)
+    shutil.move(str(chosen_dir), tmp / "model")
+    if not m.keep_candidates:
+        shutil.rmtree(tmp / "candidates", ignore_errors=True)
+    curve = {
+        "split": val,
+        "a": project.pack.a,
+        "method": m.method,
+        "min_global_retention": m.min_global_retention,
+        "chosen_b": best["b"],
+        "base": base,
+        "tuned": tuned,
+        "points": points,
+    }
+    atomic_write_json(tmp / "curve.json", curve)
+    for p in cache.glob("*.json"):
+        if not p.name.startswith(key):
+            p.unlink()
+    log(f"merge: chose b={best['b']:g} (GRP {best['grp']:.3f} on {val})")
+    return {"chosen_b": best["b"], "grid": m.grid, "validation_grp": best["grp"]}
+
+
+def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
+    """Test-split scores of base, tuned and every merge ratio (the chosen one marked)."""
+    _need(project, "tune", "merge")
+    test = project.arch_cfg.evaluate.test_split
+    tune_dir, merge_dir = project.run.stage_dir("tune"), project.run.stage_dir("merge")
+    curve = json.loads((merge_dir / "curve.json").read_text())
+    chosen = curve["chosen_b"]
+    results: dict[str, Any] = {
+        "region": project.pack.id,
+        "region_name": project.pack.name,
+        "arch": project.arch,
+        "a": project.pack.a,
+        "a_source": project.pack.globalisation.source,
+        "demo": project.arch_cfg.model.source == "demo-world",
+        "selection_split": curve["split"],
+        "report_split": test,
+        "chosen_b": chosen,
+        "min_global_retention": curve["min_global_retention"],
+        "validation_curve": curve,
+        "models": {},
+    }
+    results["models"]["base"] = score(project, tune_dir / "base", test, "base")
+    results["models"]["tuned"] = score(project, tune_dir / "tuned", test, "tuned")
+    work = project.run.root / f".tmp-candidates-{id(tmp)}"
+    try:
+        for b in project.arch_cfg.merge.grid:
+            if b == chosen:
+                ckpt = merge_dir / "model"
+            else:
+                ckpt = _candidate(project, b, work / ratio_label(b))
+            entry = score(project, ckpt, test, ratio_label(b))
+            entry["b"] = b
+            results["models"][ratio_label(b)] = entry
+            shutil.rmtree(work / ratio_label(b), ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary = summarize(results)
+    results["summary"] = summary
+    atomic_write_json(tmp / "results.json", results)
+    from regionadapt.report import write_report
+
+    write_report(results, tmp)
+    return summary
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    m = results["models"]
+    base, tuned, chosen = m["base"], m["tuned"], m[ratio_label(results["chosen_b"])]
+    return {
+        "chosen_b": results["chosen_b"],
+        "regional_gain": chosen["regional"] - base["regional"],
+        "global_retention": metrics.global_retention(chosen["global"], base["global"]),
+        "grp_base": base["grp"],
+        "grp_tuned": tuned["grp"],
+        "grp_chosen": chosen["grp"],
+        "tuned_global_retention": metrics.global_retention(tuned["global"], base["global"]),
+    }
+
+
+STAGE_FUNCS = {"collect": collect, "filter": filter_, "tune": tune, "merge": merge, "evaluate": evaluate}
+
+
+def run_stages(project: Project, stages: list[str], force_from: str | None = None) -> dict[str, float]:
+    """Run ``stages`` in order; ``force_from`` reruns that stage and every later one.
+
+    Returns the wall time each stage took in this call (a skipped stage takes ~0 s)."""
+    if force_from is not None and force_from not in STAGES:
+        raise ConfigError(f"--force: unknown stage {force_from!r}; valid: {', '.join(STAGES)}")
+    forced = set(STAGES[STAGES.index(force_from):]) if force_from else set()
+    timings = {}
+    for stage in stages:
+        t0 = time.time()
+        run_stage(project, stage, lambda tmp, s=stage: STAGE_FUNCS[s](project, tmp), force=stage in forced)
+        timings[stage] = time.time() - t0
+    return timings
+
+
+def open_project(config: str | Path, arch: str, run_dir: str | Path | None = None) -> Project:
+    return Project.open(config, arch, run_dir)
