@@ -105,11 +105,10 @@ class Project:
         for name, ev in self.components["evaluators"].items():
             if ev.archs and self.arch not in ev.archs:
                 raise ConfigError(f"{src}: benchmark {name!r}: evaluator {ev.name!r} does not score {self.arch!r} models")
-        from regionadapt.merge import get_method
-
         m = self.arch_cfg.merge
-        method = get_method(m.method)
-        self.components["merge_method"] = method(m.params, where=f"{src} {self.arch}.merge.params")
+        self.components["merge_method"] = build(
+            "merge_methods", m.method, m.params, f"{src} {self.arch}.merge.params"
+        )
 
     def context(self, **settings: Any) -> Context:
         return Context(pack=self.pack, seed=self.config.seed, run=self.run, arch=self.arch, settings=settings)
