@@ -62,15 +62,17 @@ class MergeReport:
         }
 
 
-def get_method(name: str, params: Mapping[str, Any] | None = None) -> MergeMethod:
-    """Build a registered merge method; unknown names and bad params raise MergeError."""
+def get_method(name: str, params: Mapping[str, Any] | None = None, where: str = "") -> MergeMethod:
+    """Build a registered merge method; unknown names and bad params raise MergeError.
+
+    ``where`` prefixes parameter errors (e.g. ``"merge.toml: params"``)."""
     from regionadapt.plugins import registry
 
     try:
         cls = registry("merge_methods").get(name)
     except PluginError as exc:
         raise MergeError(str(exc)) from None
-    return cls(params)
+    return cls(params, where=where)
 
 
 def _generator(seed: int, key: str) -> Any:
