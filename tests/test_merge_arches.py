@@ -84,11 +84,13 @@ def test_open_clip_state_dict(tmp_path):
 
     def build(seed):
         torch.manual_seed(seed)
-        return open_clip.model.CLIP(
-            embed_dim=8,
-            vision_cfg=open_clip.model.CLIPVisionCfg(layers=1, width=16, patch_size=8, image_size=32, head_width=8),
-            text_cfg=open_clip.model.CLIPTextCfg(context_length=8, vocab_size=50, width=16, heads=2, layers=1),
-        )  # fmt: skip
+        vision = open_clip.model.CLIPVisionCfg(
+            layers=1, width=16, patch_size=8, image_size=32, head_width=8
+        )
+        text = open_clip.model.CLIPTextCfg(
+            context_length=8, vocab_size=50, width=16, heads=2, layers=1
+        )
+        return open_clip.model.CLIP(embed_dim=8, vision_cfg=vision, text_cfg=text)
 
     states = []
     for name, seed in (("tuned", 1), ("base", 2)):
