@@ -192,7 +192,6 @@ def main() -> None:
     print(
         "| tool | method | seconds | GB/s (input read) | peak RSS GB | vs mergekit time "
         "| max abs diff vs mergekit | elements differing |"
-        "| max abs diff vs mergekit | elements differing |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
