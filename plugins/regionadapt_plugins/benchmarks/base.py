@@ -1,0 +1,188 @@
+"""Shared machinery for benchmark loaders: read a hub data set or a local folder, map its
+columns to the benchmark schema, cast to one set of features.
+
+A local folder is either what ``datasets.save_to_disk`` wrote (a Dataset, or a DatasetDict of
+which the requested split is taken) or a JSON-lines folder: ``<split>.jsonl`` (or
+``items.jsonl``) with one object per line, whose ``image`` (or ``image_path``) names an image
+file relative to the folder. Either may hold the published columns (mapped by the loader) or
+the benchmark schema itself (passed through).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from regionadapt.components import BENCHMARK_FIELDS, Context, DatasetLoader
+from regionadapt.errors import ConfigError
+from regionadapt.schema import Strict
+
+
+class LoaderParams(Strict):
+    hub_id: str | None = Field(default=None, description="hub id; default: the published one")
+    path: str | None = Field(default=None, description="a local folder instead of the hub")
+    limit: int | None = Field(default=None, ge=1, description="keep the first N items")
+    revision: str | None = Field(default=None, description="hub revision (commit or tag)")
+
+
+def features() -> Any:
+    import datasets
+
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "image": datasets.Value("binary"),
+            "text": datasets.Value("string"),
+            "options": datasets.Sequence(datasets.Value("string")),
+            "answer": datasets.Value("int64"),
+            "label": datasets.Value("string"),
+            "country": datasets.Value("string"),
+            "lang": datasets.Value("string"),
+            "meta": datasets.Value("string"),
+        }
+    )
+
+
+def read_local(path: str | Path, split: str) -> Any:
+    """A ``datasets.Dataset`` from a save_to_disk folder or a JSON-lines folder (see above)."""
+    import datasets
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"{root}: benchmark folder not found")
+    if (root / "dataset_dict.json").is_file() or (root / "state.json").is_file():
+        ds = datasets.load_from_disk(str(root))
+        if isinstance(ds, datasets.DatasetDict):
+            if split not in ds:
+                raise ConfigError(f"{root}: no split {split!r}; splits: {', '.join(ds)}")
+            ds = ds[split]
+        return ds
+    for name in (f"{split}.jsonl", "items.jsonl"):
+        if (root / name).is_file():
+            return _read_jsonl(root, root / name)
+    raise ConfigError(
+        f"{root}: expected a datasets.save_to_disk folder or {split}.jsonl / items.jsonl"
+    )
+
+
+def _read_jsonl(root: Path, file: Path) -> Any:
+    import datasets
+
+    records = []
+    with open(file, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as exc:
+                raise ConfigError(f"{file}:{n}: not a JSON object: {exc}") from None
+            ref = rec.pop("image_path", None) or rec.get("image")
+            if not isinstance(ref, str) or not ref:
+                raise ConfigError(f"{file}:{n}: expected 'image' naming an image file")
+            img = root / ref
+            if not img.is_file():
+                raise ConfigError(f"{file}:{n}: image file {img} not found")
+            rec["image"] = img.read_bytes()
+            for k, v in rec.items():
+                if isinstance(v, dict):  # nested objects (meta...) stay JSON text
+                    rec[k] = json.dumps(v, ensure_ascii=False, sort_keys=True)
+            records.append(rec)
+    return datasets.Dataset.from_list(records)
+
+
+def image_bytes(value: Any) -> bytes | None:
+    """Encoded bytes of an image cell: bytes, a datasets image dict, or a PIL image."""
+    import io
+
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, dict):
+        if value.get("bytes"):
+            return value["bytes"]
+        if value.get("path"):
+            return Path(value["path"]).read_bytes()
+        return None
+    if hasattr(value, "save"):  # PIL image
+        buf = io.BytesIO()
+        value.save(buf, format="PNG")
+        return buf.getvalue()
+    raise ValueError(f"unsupported image cell of type {type(value).__name__}")
+
+
+def is_schema(ds: Any) -> bool:
+    return set(BENCHMARK_FIELDS) <= set(ds.column_names)
+
+
+class BenchmarkLoader(DatasetLoader):
+    """A published benchmark: ``hub_id`` (default ``default_hub_id``) or a local ``path``.
+
+    Subclasses say how one published row becomes one or more schema rows (``map_row``).
+    Image cells are kept undecoded (``datasets.Image(decode=False)``) so loading is cheap.
+    """
+
+    default_hub_id: ClassVar[str] = ""
+    hub_split: ClassVar[dict[str, str]] = {}  # our split name -> the hub's, where they differ
+    hub_config: ClassVar[str | None] = None
+    Params = LoaderParams
+
+    def load(self, ctx: Context, split: str) -> Any:
+        import datasets
+
+        p: LoaderParams = self.params  # type: ignore[assignment]
+        if p.path:
+            raw = read_local(p.path, split)
+            where = str(p.path)
+        else:
+            hub_id = p.hub_id or self.default_hub_id
+            raw = datasets.load_dataset(
+                hub_id,
+                self.hub_config,
+                split=self.hub_split.get(split, split),
+                revision=p.revision,
+                cache_dir=str(ctx.cache_dir) if ctx.cache_dir else None,
+            )
+            where = hub_id
+        if p.limit is not None and len(raw) > p.limit:
+            raw = raw.select(range(p.limit))
+        for col, feat in raw.features.items():
+            if isinstance(feat, datasets.Image):
+                raw = raw.cast_column(col, datasets.Image(decode=False))
+        if is_schema(raw):
+            return raw.select_columns(list(BENCHMARK_FIELDS)).cast(features())
+        return self.convert(raw, where)
+
+    def convert(self, raw: Any, where: str) -> Any:
+        import datasets
+
+        out: list[dict[str, Any]] = []
+        for i, row in enumerate(raw):
+            try:
+                mapped = self.map_row(row, i)
+            except KeyError as exc:
+                raise ConfigError(
+                    f"{where}: item {i}: missing column {exc} for {self.name} "
+                    f"(columns: {', '.join(raw.column_names)})"
+                ) from None
+            for rec in mapped:
+                out.append(finish(rec))
+        return datasets.Dataset.from_list(out, features=features())
+
+    def map_row(self, row: dict[str, Any], i: int) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+def finish(rec: dict[str, Any]) -> dict[str, Any]:
+    """Fill absent schema fields with their empty values; meta dicts become JSON text."""
+    full = {"text": "", "options": [], "answer": -1, "label": "", "country": "", "lang": ""}
+    full.update(rec)
+    meta = full.get("meta") or {}
+    full["meta"] = meta if isinstance(meta, str) else json.dumps(meta, ensure_ascii=False)
+    full["image"] = image_bytes(full.get("image"))
+    full["id"] = str(full["id"])
+    return full

@@ -1,0 +1,246 @@
+"""Task-vector methods: task arithmetic, TIES, DARE (linear and with TIES).
+
+Each works on deltas tau_i = theta_i - theta_base. The arithmetic follows mergekit's
+generalized task arithmetic step for step (stacked deltas, weights applied before sign
+election, disjoint sum divided by the sum of agreeing weights), so outputs match it; half
+precision inputs are computed in float32 and rounded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from regionadapt.merge import MergeMethod
+from regionadapt.schema import Strict
+
+LAMBDA = Field(1.0, alias="lambda", description="scale applied to the merged task vector")
+
+
+class TaskArithmeticParams(Strict):
+    lambda_: float = LAMBDA
+    normalize: bool = Field(False, description="divide the weighted sum by the sum of weights")
+
+
+class TiesParams(Strict):
+    density: float = Field(
+        0.2, gt=0, le=1, description="fraction of each task vector kept (largest magnitudes)"
+    )
+    lambda_: float = LAMBDA
+    normalize: bool = Field(True, description="disjoint mean: divide by the agreeing weights")
+    tie_break: Literal["mergekit", "index"] = Field(
+        "mergekit",
+        description=(
+            "which of several equal magnitudes at the density cut-off are kept: 'mergekit' "
+            "reproduces mergekit's top-k exactly (a full sort when such ties exist); 'index' "
+            "keeps the lowest indices (no sort; faster on bfloat16 checkpoints)"
+        ),
+    )
+
+
+class DareLinearParams(Strict):
+    drop_rate: float = Field(
+        0.5, ge=0, lt=1, description="probability p of dropping each delta; kept ones x 1/(1-p)"
+    )
+    lambda_: float = LAMBDA
+    normalize: bool = Field(False, description="divide the weighted sum by the sum of weights")
+
+
+class DareTiesParams(DareLinearParams):
+    pass
+
+
+def _work(t: Any) -> Any:
+    import torch
+
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
+def magnitude_trim(delta: Any, density: float, tie_break: str = "mergekit") -> Any:
+    """Keep the ``k = max(1, int(density * n))`` largest |delta| (mergekit's top-k), zero the rest.
+
+    A k-th value threshold replaces mergekit's full sort; only when equal magnitudes straddle
+    the cut-off does the choice among them matter, and then ``tie_break='mergekit'`` runs the
+    very same ``argsort`` mergekit runs so the output is identical.
+    """
+    import torch
+
+    n = delta.numel()
+    if density >= 1:
+        return delta
+    if n == 0:
+        return torch.zeros_like(delta)
+    k = max(1, int(density * n))
+    w = delta.abs().reshape(-1)
+    if w.dtype != torch.float64:
+        w = w.float()
+    thr = torch.kthvalue(w, n - k + 1).values
+    if thr == 0:
+        keep = w > 0  # kept zeros would stay zero: the result is the same either way
+    else:
+        keep = w >= thr
+        n_keep = int(keep.sum())
+        if n_keep != k:  # equal magnitudes straddle the cut-off
+            if tie_break == "mergekit":
+                keep = torch.zeros(n, dtype=torch.bool)
+                keep[torch.argsort(w, descending=True)[:k]] = True
+            else:
+                equal = w == thr
+                surplus = n_keep - k
+                # drop the highest-index ties beyond k
+                ranks = torch.cumsum(equal.flip(0).to(torch.int32), 0).flip(0)
+                keep &= ~(equal & (ranks <= surplus))
+    return delta * keep.reshape(delta.shape).to(delta.dtype)
+
+
+def dare_drop(delta: Any, drop_rate: float, generator: Any) -> Any:
+    """DARE: drop each entry with probability p, rescale survivors by 1/(1-p) (unbiased)."""
+    import torch
+
+    if drop_rate == 0:
+        return delta
+    keep = torch.rand(delta.shape, generator=generator) >= drop_rate
+    return torch.where(keep, delta / (1.0 - drop_rate), torch.zeros((), dtype=delta.dtype))
+
+
+def merge_task_vectors(
+    tensors: list[Any],
+    weights: list[float],
+    base: Any,
+    *,
+    lam: float,
+    normalize: bool,
+    consensus: bool,
+    sparsify: Callable[[Any, int], Any] | None = None,
+) -> Any:
+    """mergekit's GeneralizedTaskArithmeticMerge.merge_group, one tensor at a time."""
+    import torch
+
+    base_w = _work(base)
+    deltas = base_w.new_empty((len(tensors), *base_w.shape))
+    for i, t in enumerate(tensors):
+        delta = _work(t) - base_w
+        if sparsify is not None:
+            delta = sparsify(delta, i)
+        deltas[i] = delta
+        del delta
+    wt = torch.tensor(weights, dtype=deltas.dtype)
+    while deltas.dim() > wt.dim():
+        wt.unsqueeze_(-1)
+    deltas.mul_(wt)
+    if consensus:
+        sign = deltas.sign()
+        majority = (deltas.sum(dim=0) >= 0).to(deltas.dtype) * 2 - 1
+        mask = sign == majority
+        del sign
+        mixed = (deltas * mask).sum(dim=0)
+        divisor = (wt * mask).sum(dim=0)
+        divisor[divisor == 0] = 1
+    else:
+        mixed = deltas.sum(dim=0)
+        divisor = wt.sum(dim=0)
+        divisor[divisor.abs() < 1e-8] = 1
+    del deltas
+    if normalize:
+        mixed /= divisor
+    if lam != 1:
+        mixed *= lam
+    return base_w + mixed
+
+
+class _TaskVectorMethod(MergeMethod):
+    needs_base: ClassVar[bool] = True
+    default_weights: ClassVar[str] = "one"
+
+
+class TaskArithmetic(_TaskVectorMethod):
+    name = "task-arithmetic"
+    description = (
+        "Task arithmetic: theta = base + lambda * sum_i w_i (theta_i - base). Adds (or, with "
+        "negative weights, subtracts) what fine-tuning taught each model. Weights default to "
+        "1 each; normalize = true divides by their sum."
+    )
+    reference_url = "https://arxiv.org/abs/2212.04089"
+    Params = TaskArithmeticParams
+    allow_negative_weights: ClassVar[bool] = True
+
+    def merge_tensor(self, tensors, weights, base, key, generator):
+        p = self.params
+        return merge_task_vectors(
+            tensors, weights, base, lam=p.lambda_, normalize=p.normalize, consensus=False
+        )
+
+
+class Ties(_TaskVectorMethod):
+    name = "ties"
+    description = (
+        "TIES-merging: trim each task vector to its largest-magnitude fraction `density`, "
+        "elect a sign per parameter from the sum of weighted trimmed deltas, then take the "
+        "disjoint mean of the deltas that agree with it. Reduces interference between models. "
+        "Trimming matches mergekit's top-k, tie-breaking included."
+    )
+    reference_url = "https://arxiv.org/abs/2306.01708"
+    Params = TiesParams
+
+    def merge_tensor(self, tensors, weights, base, key, generator):
+        p = self.params
+        return merge_task_vectors(
+            tensors,
+            weights,
+            base,
+            lam=p.lambda_,
+            normalize=p.normalize,
+            consensus=True,
+            sparsify=lambda d, i: magnitude_trim(d, p.density, p.tie_break),
+        )
+
+
+class DareLinear(_TaskVectorMethod):
+    name = "dare-linear"
+    description = (
+        "DARE with a linear combination: drop each delta entry with probability drop_rate and "
+        "rescale the rest by 1/(1 - drop_rate), so each task vector is preserved in "
+        "expectation, then add the weighted sum to the base. Seeded per tensor: a fixed seed "
+        "reproduces the output exactly."
+    )
+    reference_url = "https://arxiv.org/abs/2311.03099"
+    Params = DareLinearParams
+    stochastic: ClassVar[bool] = True
+    allow_negative_weights: ClassVar[bool] = True
+
+    def merge_tensor(self, tensors, weights, base, key, generator):
+        p = self.params
+        return merge_task_vectors(
+            tensors,
+            weights,
+            base,
+            lam=p.lambda_,
+            normalize=p.normalize,
+            consensus=False,
+            sparsify=lambda d, i: dare_drop(d, p.drop_rate, generator),
+        )
+
+
+class DareTies(_TaskVectorMethod):
+    name = "dare-ties"
+    description = (
+        "DARE-TIES: DARE's random drop with 1/(1 - drop_rate) rescale, then TIES' sign "
+        "election and disjoint merge of the agreeing deltas. Seeded per tensor."
+    )
+    reference_url = "https://arxiv.org/abs/2311.03099"
+    Params = DareTiesParams
+    stochastic: ClassVar[bool] = True
+
+    def merge_tensor(self, tensors, weights, base, key, generator):
+        p = self.params
+        return merge_task_vectors(
+            tensors,
+            weights,
+            base,
+            lam=p.lambda_,
+            normalize=p.normalize,
+            consensus=True,
+            sparsify=lambda d, i: dare_drop(d, p.drop_rate, generator),
+        )

@@ -1,0 +1,75 @@
+"""The ``open_clip`` Backend component: the embedding architecture in the lifecycle.
+
+Checkpoints are folders in open_clip's hub layout (see :mod:`.model`), so the merge engine
+combines ``open_clip_model.safetensors`` tensor by tensor and copies the config as is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from regionadapt.components import Backend, Context
+from regionadapt.errors import ConfigError
+from regionadapt.schema import Strict
+from regionadapt_plugins.openclip_backend.params import ModelParams, TuneParams
+
+WEIGHTS_FILE = "open_clip_model.safetensors"
+
+
+def _setting(ctx: Context, key: str, cls: type[Strict]) -> Any:
+    value = ctx.settings.get(key)
+    if value is None:
+        raise ConfigError(f"open_clip backend: ctx.settings[{key!r}] is missing ({cls.__name__})")
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        from regionadapt.schema import validate
+
+        return validate(cls, value, f"embedding.{key}", ConfigError)
+    raise ConfigError(
+        f"open_clip backend: ctx.settings[{key!r}] must be a {cls.__name__} or a table, "
+        f"got {type(value).__name__}"
+    )
+
+
+class OpenClipBackend(Backend):
+    name = "open_clip"
+    arch = "embedding"
+    description = (
+        "CLIP/SigLIP-style embedding models through open_clip: load by architecture + tag, "
+        "hf-hub: or a local folder; contrastive full or LoRA fine-tuning under accelerate."
+    )
+    ModelParams: ClassVar[type[Strict]] = ModelParams
+    TuneParams: ClassVar[type[Strict]] = TuneParams
+
+    def prepare_base(self, ctx: Context, out_dir: Path) -> None:
+        from regionadapt_plugins.openclip_backend.model import load_model, save_checkpoint
+
+        mp = _setting(ctx, "model", ModelParams)
+        ctx.log(f"open_clip: loading base model {mp.model} (pretrained={mp.pretrained})")
+        model = load_model(mp.model, mp.pretrained, precision=mp.precision)
+        save_checkpoint(model, Path(out_dir))
+
+    def tune(self, ctx: Context, base_dir: Path, train_data: Path, out_dir: Path) -> dict[str, Any]:
+        from regionadapt_plugins.openclip_backend.model import load_model, save_checkpoint
+
+        tp = _setting(ctx, "tune", TuneParams)
+        if tp.processes > 1:  # workers read base_dir themselves; rank 0 writes out_dir
+            from regionadapt_plugins.openclip_backend.distributed import launch_workers
+
+            return launch_workers(Path(base_dir), Path(train_data), tp, Path(out_dir), ctx.log)
+        from regionadapt_plugins.openclip_backend.train import train_contrastive
+
+        model = load_model(str(base_dir))
+        summary = train_contrastive(model, Path(train_data), tp, log=ctx.log)
+        save_checkpoint(model, Path(out_dir))
+        return summary
+
+    def mergeable_files(self, ckpt_dir: Path) -> list[str]:
+        return [WEIGHTS_FILE]
+
+    def load(self, ckpt_dir: Path) -> Any:
+        from regionadapt_plugins.openclip_backend.model import load_model
+
+        return load_model(str(ckpt_dir))
