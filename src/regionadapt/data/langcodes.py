@@ -31,6 +31,12 @@ ISO3_TO_1: dict[str, str] = {
 }  # fmt: skip
 
 
+# The reverse, keeping the first (canonical individual or macro) code listed for each label.
+ISO1_TO_3: dict[str, str] = {}
+for _three, _one in ISO3_TO_1.items():
+    ISO1_TO_3.setdefault(_one, _three)
+
+
 def to_model_label(code: str, labels: set[str] | frozenset[str]) -> str | None:
     """The identifier's label for an ISO 639-3 ``code``, or None when it cannot recognise it."""
     if code in labels:
