@@ -87,6 +87,11 @@ class LanguageFilter(Filter):
                     self._label_to_code.setdefault(label, code)
         ident.set_languages(sorted(self._label_to_code))
         self._ident = ident
+        # Columns of the model's output that are pack languages (one vector sum per caption).
+        cols = [(i, self._label_to_code.get(lbl)) for i, lbl in enumerate(ident.nb_classes)]
+        cols = [(i, code) for i, code in cols if code in self._pack]
+        self._pack_idx = [i for i, _ in cols]
+        self._pack_codes = [code for _, code in cols]
 
     def _threshold(self, code: str) -> float:
         return self.params.thresholds.get(code, self.params.min_prob)
@@ -98,21 +103,19 @@ class LanguageFilter(Filter):
         hold at least half the mass, the overall most likely language otherwise. Summing
         matters for close relatives both in the pack (Indonesian/Malay split one caption's
         probability between them)."""
-        script, share = dominant_script(text)
-        if script in self._by_script and share >= 0.5:
-            return self._by_script[script], share, share
-        ranked = self._ident.rank(text)
-        mass: dict[str, float] = {}
-        for label, prob in ranked:
-            code = self._label_to_code.get(label, label)
-            if code in self._pack:
-                mass[code] = mass.get(code, 0.0) + float(prob)
-        total = sum(mass.values())
-        if mass and total >= 0.5:
-            best = max(mass, key=mass.__getitem__)
-            return best, mass[best], total
-        label, prob = ranked[0]
-        return self._label_to_code.get(label, label), float(prob), total
+        if self._by_script:
+            script, share = dominant_script(text)
+            if script in self._by_script and share >= 0.5:
+                return self._by_script[script], share, share
+        scores = self._ident._decide(text)  # normalised probabilities over nb_classes
+        pack_scores = scores[self._pack_idx]
+        total = float(pack_scores.sum())
+        if total >= 0.5:
+            j = int(pack_scores.argmax())
+            return self._pack_codes[j], float(pack_scores[j]), total
+        i = int(scores.argmax())
+        label = self._ident.nb_classes[i]
+        return self._label_to_code.get(label, label), float(scores[i]), total
 
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
         text = (sample.get("text") or "").strip()
