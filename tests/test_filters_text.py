@@ -109,7 +109,8 @@ def test_language_sums_close_relatives_in_the_pack(tmp_path):
 
     toml = PACK_TOML.replace(
         '[[languages]]\ncode = "vie"',
-        '[[languages]]\ncode = "zsm"\nname = "Malay"\nscript = "Latn"\n\n[[languages]]\ncode = "vie"',
+        '[[languages]]\ncode = "zsm"\nname = "Malay"\nscript = "Latn"\n\n'
+        '[[languages]]\ncode = "vie"',
     )
     path = tmp_path / "p2.toml"
     path.write_text(toml, encoding="utf-8")
