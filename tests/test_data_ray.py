@@ -37,9 +37,10 @@ def test_ray_executor_matches_local(tmp_path, local_ray):
     run_collect([(ListCollector(items), "pool")], ctx, tmp_path / "c")
 
     def chain():
-        return [build("filters", "quality"), build("filters", "region"),
-                build("filters", "language"), build("filters", "duplicates"),
-                build("filters", "lexicon"), build("filters", "balance", {"max_per_country": 6})]  # fmt: skip
+        names = ["quality", "region", "language", "duplicates", "lexicon"]
+        return [build("filters", n) for n in names] + [
+            build("filters", "balance", {"max_per_country": 6})
+        ]
 
     local = run_filters(tmp_path / "c" / "dataset", chain(), ctx, tmp_path / "fl", workers=2)
     distributed = run_filters(tmp_path / "c" / "dataset", chain(), ctx, tmp_path / "fr", workers=2,
