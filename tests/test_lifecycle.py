@@ -247,3 +247,14 @@ def test_bad_plugin_params_fail_before_any_work(project_dir):
     with pytest.raises(ConfigError, match=r"\[embedding.tune\].*steps"):
         open_project(path, "embedding")
     assert not (project_dir / "runs").exists()
+
+
+def test_a_later_stage_reading_a_saved_dataset_does_not_make_it_stale(project_dir):
+    """datasets writes cache-*.arrow files beside a dataset it maps over: not an output change."""
+    path = project_dir / "regionadapt.toml"
+    project = open_project(path, "embedding")
+    run_stages(project, ["collect", "filter"])
+    (project.run.stage_dir("collect") / "dataset" / "cache-0123456789abcdef.arrow").write_bytes(b"x")
+    assert project.run.is_current("collect", project.input_hash("collect"))
+    (project.run.stage_dir("collect") / "stats.json").write_text("{}")
+    assert not project.run.is_current("collect", project.input_hash("collect"))
