@@ -258,3 +258,21 @@ def test_a_later_stage_reading_a_saved_dataset_does_not_make_it_stale(project_di
     assert project.run.is_current("collect", project.input_hash("collect"))
     (project.run.stage_dir("collect") / "stats.json").write_text("{}")
     assert not project.run.is_current("collect", project.input_hash("collect"))
+
+
+def test_report_has_per_group_plots_and_can_be_rendered_again(project_dir):
+    from regionadapt.report import load_results, write_report
+
+    project = open_project(project_dir / "regionadapt.toml", "embedding")
+    run_stages(project, ["collect", "filter", "tune", "merge", "evaluate"])
+    results = load_results(project.run.root)
+    # the fake evaluators report one country: a single group gets no chart
+    assert not list(project.run.stage_dir("evaluate").glob("groups_*.png"))
+    for label in results["models"]:
+        for bench in results["models"][label]["benchmarks"].values():
+            bench["groups"]["lang"] = {"eng": {"score": 0.5, "n": 3}, "tha": {"score": 0.25, "n": 4}}
+    out = project_dir / "again"
+    out.mkdir()
+    md = write_report(results, out).read_text()
+    assert "![r by lang](groups_r_lang.png)" in md and (out / "groups_r_lang.png").stat().st_size > 1000
+    assert "| tha | 0.250 | 0.250 | 0.250 | 4 |" in md
