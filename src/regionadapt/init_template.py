@@ -58,7 +58,7 @@ LANGUAGE_OFF = """
 
 DEMO_SOURCE = """\
 collector = "demo-world"   # DEMO WORLD: generated pictures of the pack's lexicon, of everyday things and of distractors
-params = {{ regional_concepts = 24, per_regional = 60, per_global = 20, per_distractor = 15, corrupt = 5 }}"""
+params = {{ regional_concepts = 24, per_regional = 60, per_global = 20, per_distractor = 15, corrupt = 5, global_in_region = 0.05 }}"""
 
 REAL_SOURCE = """\
 collector = "hf"           # point this at your data (a hub id or a local folder): docs/data.md lists every collector
@@ -79,7 +79,7 @@ params = {{}}             # for a real model use source = "params" and e.g.
 method = "full"          # "full" or "lora" (adapters fused before the merge)
 epochs = 8
 batch_size = 128
-lr = 2e-4
+lr = 5e-4
 weight_decay = 0.1
 warmup_ratio = 0.05      # then linear decay to 0 (AdamW)
 processes = 1            # >1: DDP worker processes (torchrun; GPUs or CPU/gloo)

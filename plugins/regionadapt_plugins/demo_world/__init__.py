@@ -34,6 +34,9 @@ class PoolParams(WorldParams):
     per_global: int = Field(default=20, ge=0, description="samples per global concept")
     per_distractor: int = Field(default=15, ge=0, description="samples per distractor concept")
     corrupt: int = Field(default=5, ge=0, description="deliberately truncated images")
+    global_in_region: float = Field(
+        default=0.05, ge=0, le=1, description="share of everyday photos taken in the pack's countries"
+    )
 
 
 class BenchParams(WorldParams):
@@ -55,7 +58,9 @@ class DemoWorldCollector(Collector):
 
     def collect(self, ctx: Context):
         p: PoolParams = self.params  # type: ignore[assignment]
-        yield from _world(p, ctx).pool(p.per_regional, p.per_global, p.per_distractor, p.corrupt)
+        yield from _world(p, ctx).pool(
+            p.per_regional, p.per_global, p.per_distractor, p.corrupt, p.global_in_region
+        )
 
 
 class DemoWorldBenchmark(DatasetLoader):

@@ -109,10 +109,12 @@ class DemoWorld:
 
     # -- the collect stage's pool -----------------------------------------------------------
     def pool(self, per_regional: int = 60, per_global: int = 20, per_distractor: int = 15,
-             corrupt: int = 5):  # fmt: skip
+             corrupt: int = 5, global_in_region: float = 0.05):  # fmt: skip
         """Yields samples: regional (in the pack's countries and languages), global (everyday
         things photographed worldwide, the pack's countries included), distractors (from
-        elsewhere) and a few corrupt images (the filter stage must count, not crash)."""
+        elsewhere) and a few corrupt images (the filter stage must count, not crash).
+        ``global_in_region`` is the share of everyday photos taken in the pack's countries: the
+        region filter keeps them, so they rehearse global concepts during tuning."""
         rng = np.random.default_rng(_seed("pool", self.pack.id, self.seed))
         prng = random.Random(_seed("pool-text", self.pack.id, self.seed))
         n = 0
@@ -129,7 +131,7 @@ class DemoWorld:
             for _ in range(per_global):
                 country = (
                     prng.choice(pack_countries)
-                    if prng.random() < 0.15
+                    if prng.random() < global_in_region
                     else prng.choice(WORLD_COUNTRIES)
                 )
                 yield self._sample(n, c, rng, f"a photo of a {c.forms['eng'][0]}", "eng", country)
