@@ -121,10 +121,21 @@ def cli_command() -> list[str]:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str | None] | None = None,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``regionadapt ARGS`` as a subprocess, as a user would."""
-    full_env = {**os.environ, "REGIONADAPT_BUILTIN_ONLY": "1", **(env or {})}
+    """Run ``regionadapt ARGS`` as a subprocess, as a user would.
+
+    Only built-in plugins load unless ``env`` says otherwise; a ``None`` value unsets a variable.
+    """
+    full_env = {**os.environ, "REGIONADAPT_BUILTIN_ONLY": "1"}
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
     return subprocess.run(
         [*cli_command(), *args],
         cwd=cwd,
@@ -164,3 +175,15 @@ def write_dist(
     lines = ["[regionadapt]"] + [f"{name} = {target}" for name, target in entry_points.items()]
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return info
+
+
+def demo_project(directory: Path, region: str = "sea"):
+    """A real, validated project (the `init` demo config) in ``directory``; nothing runs."""
+    from regionadapt.init_template import render
+    from regionadapt.lifecycle import open_project
+    from regionadapt.packs import get_pack
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "regionadapt.toml"
+    path.write_text(render(get_pack(region), region, None, None), encoding="utf-8")
+    return open_project(path, "embedding")
