@@ -4,8 +4,10 @@ start-up that never imports the heavy libraries."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from core_kit import HEAVY_MODULES, run_cli, write_andes
@@ -182,3 +184,29 @@ def test_probe_would_see_a_heavy_import():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "torch" in json.loads(res.stderr.strip().splitlines()[-1])["heavy"]
+
+
+def test_committed_cli_reference_is_up_to_date():
+    # Like llm's cog check: docs/cli.md is generated from --help and must match it.
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run(
+        [sys.executable, str(root / "scripts" / "gen_cli_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert res.returncode == 0, res.stderr + " (run: python scripts/gen_cli_docs.py)"
+
+
+def test_cli_reference_check_detects_a_stale_file(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    stale = tmp_path / "cli.md"
+    stale.write_text((root / "docs" / "cli.md").read_text().replace("--force", "--forse", 1))
+    res = subprocess.run(
+        [sys.executable, str(root / "scripts" / "gen_cli_docs.py"), "--check", "--out", str(stale)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 1 and "out of date" in res.stderr
