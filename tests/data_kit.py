@@ -201,3 +201,30 @@ class ListCollector(Collector):
         yield from self.items
         if self.fail_after is not None:
             raise self.fail_after
+
+
+class ColourScorer:
+    """A deterministic scorer for tests: 1.0 when the caption names the image's dominant
+    colour, 0.0 otherwise (content-based, so a wrong pairing scores low)."""
+
+    NAMES = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
+
+    def __init__(self, bonus: float = 0.0) -> None:
+        self.bonus = bonus
+        self.calls = 0
+
+    def score_batch(self, images: list[bytes], texts: list[str]) -> list[float]:
+        from PIL import Image
+
+        self.calls += 1
+        out = []
+        for data, text in zip(images, texts, strict=True):
+            r, g, b = Image.open(io.BytesIO(data)).convert("RGB").resize((1, 1)).getpixel((0, 0))
+            name = max(
+                self.NAMES,
+                key=lambda n: (
+                    -sum(abs(a - c) for a, c in zip(self.NAMES[n], (r, g, b), strict=True))
+                ),
+            )
+            out.append((1.0 if name in text.lower() else 0.0) + self.bonus)
+        return out

@@ -92,13 +92,39 @@ def test_language_drops_others_with_reason(tmp_path):
 
 
 def test_language_per_language_threshold(tmp_path):
-    text = "nasi goreng"  # short, ambiguous between Malay-family languages
+    text = "rumah makan"  # short: the model is unsure, and says so
     lenient = _filter(tmp_path, "language", min_prob=0.0)
-    code, prob = lenient.identify(text)
-    assert code in ("ind", "fil", "vie") and prob < 1.0
-    strict = _filter(tmp_path, "language", min_prob=0.0, thresholds={code: min(1.0, prob + 0.01)})
+    code, prob, total = lenient.identify(text)
+    assert code == "ind" and 0.0 < total < 0.99
+    strict = _filter(tmp_path, "language", min_prob=0.0, thresholds={"ind": total + 0.005})
+    other = _filter(tmp_path, "language", min_prob=0.0, thresholds={"vie": 0.999})
     assert lenient.keep(new_sample(id="a", text=text)) is True
+    assert other.keep(new_sample(id="a", text=text)) is True  # only Indonesian is stricter
     assert _code(strict.keep(new_sample(id="a", text=text))) == "lang-low-confidence"
+
+
+def test_language_sums_close_relatives_in_the_pack(tmp_path):
+    """Indonesian and Malay split a caption's probability; both in the pack, it is kept."""
+    from data_kit import PACK_TOML
+
+    toml = PACK_TOML.replace(
+        '[[languages]]\ncode = "vie"',
+        '[[languages]]\ncode = "zsm"\nname = "Malay"\nscript = "Latn"\n\n'
+        '[[languages]]\ncode = "vie"',
+    )
+    path = tmp_path / "p2.toml"
+    path.write_text(toml, encoding="utf-8")
+    from regionadapt.components import Context
+    from regionadapt.packs import load_pack
+
+    both = build("filters", "language")
+    both.setup(Context(pack=load_pack(path)))
+    text = "Aplikasi telah tiada"
+    code, prob, total = both.identify(text)
+    assert code in ("ind", "zsm") and total > prob  # mass from both relatives
+    assert both.keep(new_sample(id="m", text=text)) is True
+    only_ind = _filter(tmp_path, "language")
+    assert only_ind.keep(new_sample(id="m", text=text)) is not True
 
 
 def test_language_threshold_for_unknown_language_is_an_error(tmp_path):

@@ -165,3 +165,18 @@ def test_bf16_mixed_precision_trains(squares):
     assert summary["steps"] == 2 and summary["precision"] == "bf16"
     assert next(model.model.parameters()).dtype == torch.float32  # fp32 master weights
     assert math.isfinite(summary["first_loss"]) and math.isfinite(summary["last_loss"])
+
+
+@pytest.mark.parametrize("frozen", ["vision", "text"])
+def test_frozen_tower_keeps_its_weights(squares, frozen):
+    model = _fresh()
+    before = _snapshot(model)
+    params = TuneParams(
+        epochs=1, batch_size=32, lr=1e-3, max_steps=1, **{f"freeze_{frozen}": True}, **QUIET
+    )
+    train_contrastive(model, squares, params, log=lambda _m: None)
+    after = model.model.state_dict()
+    for key in before:
+        is_vision = key.startswith("visual.")
+        is_frozen = is_vision if frozen == "vision" else not is_vision and key != "logit_scale"
+        assert torch.equal(before[key], after[key]) == is_frozen, key

@@ -61,8 +61,8 @@ collector = "demo-world"   # DEMO WORLD: generated pictures of the pack's lexico
 params = {{ regional_concepts = 24, per_regional = 60, per_global = 20, per_distractor = 15, corrupt = 5 }}"""
 
 REAL_SOURCE = """\
-collector = "hf-dataset"   # point this at your data: see docs/data.md for every collector
-params = {{ hub_id = "SEACrowd/sea-vl_crowdsourcing", split = "train" }}"""
+collector = "hf"           # point this at your data (a hub id or a local folder): docs/data.md lists every collector
+params = {{ path = "SEACrowd/sea-vl_crowdsourcing", split = "train" }}"""
 
 EMBEDDING_DEMO = """
 # =============================================================================================
@@ -141,21 +141,39 @@ TASK_EVALUATOR = {
 
 
 def pack_benchmarks(pack: RegionPack) -> str:
-    """The pack's embedding benchmarks as config entries (loader = the benchmark id)."""
+    """The pack's embedding benchmarks as config entries.
+
+    The loader is the benchmark id without a trailing ``-<pack id>`` (``cvqa-sea`` reads with the
+    ``cvqa`` loader, sliced to the pack's countries). Benchmarks with no hub id need a local
+    copy: they are written commented out, to be enabled with ``dataset_params.path``.
+    """
+    from regionadapt.plugins import registry
+
+    loaders = registry("datasets")
     out = []
     for b in pack.benchmarks:
         if "embedding" not in b.archs or b.task not in TASK_EVALUATOR:
             continue
-        params = f'dataset = "{b.id}"'
+        loader = b.id.removesuffix(f"-{pack.id}")
+        if loader not in loaders:
+            continue
+        dparams = f'hub_id = "{b.hub_id}"' if b.hub_id else 'path = "/path/to/local/copy"'
+        params = f'dataset = "{loader}", dataset_params = {{ {dparams} }}'
         if b.slice:
             params += f', slice = "{b.slice}"'
-        out.append(
-            f"\n[[embedding.evaluate.benchmarks]]\n"
-            f'name = "{b.id}"         # {b.name}{", the pack countries only" if b.slice else ""}\n'
+        entry = (
+            f"[[embedding.evaluate.benchmarks]]\n"
+            f'name = "{b.id}"\n'
             f'role = "{b.role}"\n'
             f'evaluator = "{TASK_EVALUATOR[b.task]}"\n'
             f"params = {{ {params} }}\n"
         )
+        where = b.hub_id or b.url or ""
+        if b.hub_id:
+            out.append(f"\n# {b.name}{', the pack countries only' if b.slice else ''} ({where})\n{entry}")
+        else:
+            commented = "".join(f"# {line}\n" for line in entry.splitlines())
+            out.append(f"\n# {b.name}: no hub copy; download it ({where}) and set the path\n{commented}")
     return "".join(out)
 
 

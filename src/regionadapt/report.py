@@ -68,9 +68,7 @@ def text_report(results: dict[str, Any]) -> str:
 
 def _benchmark_details(results: dict[str, Any]) -> str:
     out = []
-    labels = [label for label, _ in _rows(results)]
-    chosen = f"b={results['chosen_b']:g}"
-    show = [x for x in ("base", "tuned", chosen) if x in labels]
+    show = _compared(results)
     first = results["models"]["base"]["benchmarks"]
     for name, bench in first.items():
         out.append(f"### {name} ({bench['role']})\n")
@@ -131,9 +129,51 @@ def plot(results: dict[str, Any], path: Path) -> None:
     tmp.replace(path)
 
 
+def _compared(results: dict[str, Any]) -> list[str]:
+    return ["base", "tuned", f"b={results['chosen_b']:g}"]
+
+
+def group_plots(results: dict[str, Any], out_dir: Path) -> list[tuple[str, str, str]]:
+    """One grouped bar chart per benchmark and grouping (country, lang, income bin...):
+    base vs tuned vs the chosen merge side by side. Returns (benchmark, group, file name)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = _compared(results)
+    made = []
+    for name, bench in results["models"]["base"]["benchmarks"].items():
+        for group, values in sorted(bench.get("groups", {}).items()):
+            keys = sorted(values)
+            if len(keys) < 2:
+                continue
+            fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(keys) * len(labels)), 3.6), dpi=100)
+            width = 0.8 / len(labels)
+            for i, label in enumerate(labels):
+                groups = results["models"][label]["benchmarks"][name].get("groups", {}).get(group, {})
+                heights = [groups.get(k, {}).get("score", float("nan")) for k in keys]
+                ax.bar([x + i * width for x in range(len(keys))], heights, width, label=label)
+            ax.set_xticks([x + width * (len(labels) - 1) / 2 for x in range(len(keys))])
+            ax.set_xticklabels(keys, rotation=45 if len(keys) > 6 else 0, ha="right" if len(keys) > 6 else "center", fontsize=8)
+            ax.set_ylim(0, 1)
+            ax.set_ylabel("score")
+            title = f"{name}: by {group} ({results['report_split']})"
+            ax.set_title(("[DEMO WORLD] " if results.get("demo") else "") + title, fontsize=9)
+            ax.legend(fontsize=8)
+            ax.grid(axis="y", alpha=0.3)
+            fig.tight_layout()
+            file = f"groups_{name}_{group}.png".replace("/", "_")
+            fig.savefig(out_dir / file, format="png")
+            plt.close(fig)
+            made.append((name, group, file))
+    return made
+
+
 def write_report(results: dict[str, Any], out_dir: str | Path) -> Path:
     out_dir = Path(out_dir)
     plot(results, out_dir / PLOT_NAME)
+    figures = group_plots(results, out_dir)
     md = [
         f"# {text_report(results).splitlines()[0]}",
         "",
@@ -147,6 +187,9 @@ def write_report(results: dict[str, Any], out_dir: str | Path) -> Path:
         "## Benchmarks",
         "",
         _benchmark_details(results),
+        "## Per group: base vs tuned vs chosen merge",
+        "",
+        *(f"![{name} by {group}]({file})\n" for name, group, file in figures),
     ]
     path = out_dir / "report.md"
     atomic_write_text(path, "\n".join(md) + "\n")

@@ -69,10 +69,16 @@ def _file_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
+def _is_derived_cache(path: Path) -> bool:
+    # HF datasets writes ``cache-<hash>.arrow`` next to a saved dataset when a later stage maps
+    # over it: a cache derived from the output, not part of it.
+    return path.name.startswith("cache-") and path.suffix == ".arrow"
+
+
 def hash_tree(root: Path) -> str:
     """A fingerprint of every file below ``root`` (relative names + contents)."""
     h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not _is_derived_cache(p)):
         h.update(str(path.relative_to(root)).encode())
         h.update(_file_fingerprint(path).encode())
     return h.hexdigest()[:16]

@@ -15,5 +15,8 @@ from regionadapt.hookspecs import hookimpl
 @hookimpl
 def register_datasets(register: Callable[[Any], None]) -> None:
     from regionadapt_plugins.benchmarks.local import LocalBenchmark
+    from regionadapt_plugins.benchmarks.published import LOADERS
 
     register(LocalBenchmark)
+    for loader in LOADERS:
+        register(loader)

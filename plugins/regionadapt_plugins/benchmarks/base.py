@@ -122,58 +122,93 @@ def is_schema(ds: Any) -> bool:
 class BenchmarkLoader(DatasetLoader):
     """A published benchmark: ``hub_id`` (default ``default_hub_id``) or a local ``path``.
 
-    Subclasses say how one published row becomes one or more schema rows (``map_row``).
-    Image cells are kept undecoded (``datasets.Image(decode=False)``) so loading is cheap.
+    Subclasses say which published splits make up one of our splits (``raw_splits``: e.g.
+    XM3600 has one split per language) and how one published row becomes schema rows
+    (``map_row``). Image cells are kept undecoded so loading stays cheap. A local folder may
+    hold the published splits (a ``DatasetDict``) or one data set; rows already in the
+    benchmark schema pass through unchanged.
     """
 
     default_hub_id: ClassVar[str] = ""
-    hub_split: ClassVar[dict[str, str]] = {}  # our split name -> the hub's, where they differ
     hub_config: ClassVar[str | None] = None
     Params = LoaderParams
+
+    def raw_splits(self, split: str) -> list[str]:
+        return [split]
 
     def load(self, ctx: Context, split: str) -> Any:
         import datasets
 
         p: LoaderParams = self.params  # type: ignore[assignment]
+        parts = []
+        for raw_split, raw, where in self._raw(ctx, split):
+            if p.limit is not None and len(raw) > p.limit:
+                raw = raw.select(range(p.limit))
+            for col, feat in raw.features.items():
+                if isinstance(feat, datasets.Image):
+                    raw = raw.cast_column(col, datasets.Image(decode=False))
+            if is_schema(raw):
+                parts.append(raw.select_columns(list(BENCHMARK_FIELDS)).cast(features()))
+            else:
+                parts.append(self.convert(raw, where, raw_split))
+        ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+        if p.limit is not None and len(ds) > p.limit:
+            ds = ds.select(range(p.limit))
+        return ds
+
+    def _raw(self, ctx: Context, split: str) -> list[tuple[str, Any, str]]:
+        import datasets
+
+        p: LoaderParams = self.params  # type: ignore[assignment]
+        names = self.raw_splits(split)
         if p.path:
-            raw = read_local(p.path, split)
-            where = str(p.path)
-        else:
-            hub_id = p.hub_id or self.default_hub_id
+            root = Path(p.path).expanduser()
+            if (root / "dataset_dict.json").is_file():
+                dd = datasets.load_from_disk(str(root))
+                missing = [n for n in names if n not in dd]
+                if missing:
+                    raise ConfigError(
+                        f"{root}: no split(s) {missing} for {self.name} {split!r}; "
+                        f"splits: {', '.join(dd)}"
+                    )
+                return [(n, dd[n], f"{root}[{n}]") for n in names]
+            return [(names[0], read_local(root, split), str(root))]
+        hub_id = p.hub_id or self.default_hub_id
+        if not hub_id:
+            raise ConfigError(
+                f"{self.name}: no published hub id is known; set dataset_params.path (a local "
+                f"folder) or dataset_params.hub_id"
+            )
+        out = []
+        for n in names:
             raw = datasets.load_dataset(
                 hub_id,
                 self.hub_config,
-                split=self.hub_split.get(split, split),
+                split=n,
                 revision=p.revision,
                 cache_dir=str(ctx.cache_dir) if ctx.cache_dir else None,
             )
-            where = hub_id
-        if p.limit is not None and len(raw) > p.limit:
-            raw = raw.select(range(p.limit))
-        for col, feat in raw.features.items():
-            if isinstance(feat, datasets.Image):
-                raw = raw.cast_column(col, datasets.Image(decode=False))
-        if is_schema(raw):
-            return raw.select_columns(list(BENCHMARK_FIELDS)).cast(features())
-        return self.convert(raw, where)
+            out.append((n, raw, f"{hub_id}[{n}]"))
+        return out
 
-    def convert(self, raw: Any, where: str) -> Any:
+    def convert(self, raw: Any, where: str, raw_split: str) -> Any:
         import datasets
 
         out: list[dict[str, Any]] = []
         for i, row in enumerate(raw):
             try:
-                mapped = self.map_row(row, i)
+                mapped = self.map_row(row, i, raw_split)
             except KeyError as exc:
                 raise ConfigError(
                     f"{where}: item {i}: missing column {exc} for {self.name} "
                     f"(columns: {', '.join(raw.column_names)})"
                 ) from None
-            for rec in mapped:
-                out.append(finish(rec))
+            out.extend(finish(rec) for rec in mapped)
+        if not out:
+            return datasets.Dataset.from_list([], features=features())
         return datasets.Dataset.from_list(out, features=features())
 
-    def map_row(self, row: dict[str, Any], i: int) -> list[dict[str, Any]]:
+    def map_row(self, row: dict[str, Any], i: int, raw_split: str) -> list[dict[str, Any]]:
         raise NotImplementedError
 
 

@@ -26,7 +26,7 @@ class LocalBenchmark(BenchmarkLoader):
     description = "A benchmark in the common schema from a local folder (save_to_disk or JSONL)."
     Params = LocalParams
 
-    def map_row(self, row: dict[str, Any], i: int) -> list[dict[str, Any]]:
+    def map_row(self, row: dict[str, Any], i: int, raw_split: str) -> list[dict[str, Any]]:
         unknown = set(row) - set(BENCHMARK_FIELDS)
         if unknown:
             raise ConfigError(

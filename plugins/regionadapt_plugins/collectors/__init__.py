@@ -6,4 +6,9 @@ from regionadapt.hookspecs import hookimpl
 
 @hookimpl
 def register_collectors(register):
-    return None
+    from regionadapt_plugins.collectors.files import FilesCollector
+    from regionadapt_plugins.collectors.hf import HFCollector
+    from regionadapt_plugins.collectors.webdataset import WebDatasetCollector
+
+    for cls in (FilesCollector, HFCollector, WebDatasetCollector):
+        register(cls)

@@ -6,10 +6,16 @@ from regionadapt.hookspecs import hookimpl
 
 @hookimpl
 def register_filters(register):
+    from regionadapt_plugins.filters.alignment import AlignmentFilter
+    from regionadapt_plugins.filters.balance import BalanceFilter
+    from regionadapt_plugins.filters.duplicates import DuplicatesFilter
     from regionadapt_plugins.filters.language import LanguageFilter
     from regionadapt_plugins.filters.lexicon import LexiconFilter
     from regionadapt_plugins.filters.quality import QualityFilter
     from regionadapt_plugins.filters.region import RegionMetadataFilter
 
-    for cls in (RegionMetadataFilter, LanguageFilter, LexiconFilter, QualityFilter):
+    for cls in (
+        RegionMetadataFilter, LanguageFilter, LexiconFilter, QualityFilter, DuplicatesFilter,
+        BalanceFilter, AlignmentFilter,
+    ):  # fmt: skip
         register(cls)

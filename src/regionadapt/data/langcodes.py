@@ -23,12 +23,19 @@ ISO3_TO_1: dict[str, str] = {
     "nep": "ne", "npi": "ne", "nld": "nl", "nno": "nn", "nor": "no", "nob": "no", "oci": "oc",
     "orm": "om", "ori": "or", "ory": "or", "pan": "pa", "pol": "pl", "pus": "ps", "por": "pt",
     "que": "qu", "ron": "ro", "rus": "ru", "kin": "rw", "san": "sa", "sme": "se", "sin": "si",
-    "slk": "sk", "slv": "sl", "sna": "sn", "som": "so", "sqi": "sq", "srp": "sr", "sot": "st",
+    "slk": "sk", "slv": "sl", "sna": "sn", "som": "so", "spa": "es", "sqi": "sq", "srp": "sr",
+    "sot": "st",
     "swe": "sv", "swa": "sw", "swh": "sw", "tam": "ta", "tel": "te", "tgk": "tg", "tha": "th",
     "tuk": "tk", "tgl": "tl", "fil": "tl", "tur": "tr", "tat": "tt", "uig": "ug", "ukr": "uk",
     "urd": "ur", "uzb": "uz", "vie": "vi", "vol": "vo", "wln": "wa", "xho": "xh", "yor": "yo",
     "zho": "zh", "cmn": "zh", "zul": "zu",
 }  # fmt: skip
+
+
+# The reverse, keeping the first (canonical individual or macro) code listed for each label.
+ISO1_TO_3: dict[str, str] = {}
+for _three, _one in ISO3_TO_1.items():
+    ISO1_TO_3.setdefault(_one, _three)
 
 
 def to_model_label(code: str, labels: set[str] | frozenset[str]) -> str | None:

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,15 +62,17 @@ class MergeReport:
         }
 
 
-def get_method(name: str, params: Mapping[str, Any] | None = None) -> MergeMethod:
-    """Build a registered merge method; unknown names and bad params raise MergeError."""
+def get_method(name: str, params: Mapping[str, Any] | None = None, where: str = "") -> MergeMethod:
+    """Build a registered merge method; unknown names and bad params raise MergeError.
+
+    ``where`` prefixes parameter errors (e.g. ``"merge.toml: params"``)."""
     from regionadapt.plugins import registry
 
     try:
         cls = registry("merge_methods").get(name)
     except PluginError as exc:
         raise MergeError(str(exc)) from None
-    return cls(params)
+    return cls(params, where=where)
 
 
 def _generator(seed: int, key: str) -> Any:
@@ -170,33 +172,46 @@ class _UnitMerger:
         self, tmp: Path, units: list[WeightUnit], base: WeightUnit | None, max_bytes: int
     ) -> tuple[list[str], int]:
         ref = units[0]
-        tags = self.out_tags(ref)
-        shards = _shard_plan(ref, tags, max_bytes)
-        names = _shard_names(ref.logical, len(shards))
-        meta = dict(ref.metadata)
-        meta.setdefault("format", "pt")
-        written, total, weight_map = [], 0, {}
-        for shard, rel in zip(shards, names, strict=True):
-            writer = StreamingWriter(tmp / rel, shard, meta)
-            try:
-                for planned in shard:
-                    key = f"{ref.logical}:{planned.name}"
-                    writer.write(
-                        planned.name, self.merged(key, units, base, planned.name, planned.dtype)
-                    )
-                    weight_map[planned.name] = Path(rel).name
-                writer.close()
-            except BaseException:
-                writer.abort()
-                raise
-            written.append(rel)
-            total += writer.bytes_written
-        if len(shards) > 1:
-            index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-            rel_index = ref.logical + ".index.json"
-            (tmp / rel_index).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
-            written.append(rel_index)
-        return written, total
+
+        def produce(name: str, tag: str) -> Any:
+            return self.merged(f"{ref.logical}:{name}", units, base, name, tag)
+
+        return write_streamed(tmp, ref, self.out_tags(ref), max_bytes, produce)
+
+
+def write_streamed(
+    tmp: Path,
+    ref: WeightUnit,
+    tags: dict[str, str],
+    max_bytes: int,
+    produce: Callable[[str, str], Any],
+) -> tuple[list[str], int]:
+    """Write one weight unit laid out like ``ref`` (tensor names, order, shapes) with the
+    dtypes in ``tags``, sharded above ``max_bytes``; ``produce(name, tag)`` makes each tensor
+    just before it is written. Returns the files written and their byte count."""
+    shards = _shard_plan(ref, tags, max_bytes)
+    names = _shard_names(ref.logical, len(shards))
+    meta = dict(ref.metadata)
+    meta.setdefault("format", "pt")
+    written, total, weight_map = [], 0, {}
+    for shard, rel in zip(shards, names, strict=True):
+        writer = StreamingWriter(tmp / rel, shard, meta)
+        try:
+            for planned in shard:
+                writer.write(planned.name, produce(planned.name, planned.dtype))
+                weight_map[planned.name] = Path(rel).name
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        written.append(rel)
+        total += writer.bytes_written
+    if len(shards) > 1:
+        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+        rel_index = ref.logical + ".index.json"
+        (tmp / rel_index).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+        written.append(rel_index)
+    return written, total
 
 
 def _copy_rest(src: Checkpoint, tmp: Path) -> list[str]:
