@@ -179,5 +179,11 @@ def build(kind: str, name: str, params: Mapping[str, Any] | None = None, where: 
     """Instantiate a registered component by kind (``filters``...) and name, validating params."""
     from regionadapt.plugins import registry
 
-    cls = registry(kind).get(name)
+    try:
+        cls = registry(kind).get(name)
+    except PluginError as exc:
+        if not where:
+            raise
+        # Name the config key that holds the unknown name (``where`` points at its params).
+        raise PluginError(f"{where.removesuffix('.params')}: {exc}") from None
     return cls(params, where=where)

@@ -112,6 +112,24 @@ def unregister_plugin(name: str) -> None:
     _registries.clear()
 
 
+def reset() -> None:
+    """Forget every loaded plugin so that the next lookup loads the entry points afresh.
+
+    For tests: after changing ``sys.path`` or the plugin environment variables, call this (and
+    again when done) so that entry points are read again. It unregisters every plugin this
+    module registered (entry-point and :func:`register_plugin` ones) and clears the load flag,
+    the plugin infos and the component registries. The hook specs stay.
+    """
+    global _loaded
+    for name in list(_infos):
+        plugin = pm.get_plugin(name)
+        if plugin is not None:
+            pm.unregister(plugin)
+    _loaded = False
+    _infos.clear()
+    _registries.clear()
+
+
 def _hooks_of(plugin_name: str) -> list[str]:
     return sorted(
         hook_name

@@ -42,8 +42,16 @@ def describe_errors(source: str, exc: ValidationError, prefix: tuple[Any, ...] =
             msg = "unknown key (check the spelling; see the reference for valid keys)"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+            if not loc:
+                # A whole-file check (cross-references): each problem already names its key.
+                lines.extend(f"{source}: {part}" for part in msg.split("; "))
+                continue
         got = err.get("input")
         shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+        if len(shown) > 120:  # a whole table echoed back hides the message
+            shown = ""
         lines.append(f"{source}: {key_path(loc)}: {msg}{shown}")
     return "\n".join(lines)
 
