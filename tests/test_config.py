@@ -126,12 +126,12 @@ BAD_CONFIGS = {
         ["embedding.merge", "unknown merge method 'lerp'", "valid choices:", "linear", "ties"],
     ),
     "bad-tune-param": (
-        ("lr = 2e-4", "lr = -1"),
+        ("lr = 5e-4", "lr = -1"),
         ConfigError,
         ["[embedding.tune]", "lr", "greater than 0"],
     ),
     "unknown-tune-param": (
-        ("lr = 2e-4", "learning_rate = 2e-4"),
+        ("lr = 5e-4", "learning_rate = 5e-4"),
         ConfigError,
         ["[embedding.tune]", "learning_rate: unknown key"],
     ),
