@@ -41,6 +41,9 @@ def main() -> None:
         run = work / "runs" / f"{args.region}-embedding"
         manifest = json.loads((run / "manifest.json").read_text())["stages"]
         results = json.loads((run / "evaluate" / "results.json").read_text())
+        from regionadapt.report import table
+
+        print(table(results))
     out = {
         "init_s": round(t1 - t0, 2),
         "adapt_s": round(t2 - t1, 2),

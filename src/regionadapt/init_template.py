@@ -79,7 +79,7 @@ params = {{}}             # for a real model use source = "params" and e.g.
 method = "full"          # "full" or "lora" (adapters fused before the merge)
 epochs = 8
 batch_size = 128
-lr = 5e-4
+lr = 1e-3
 weight_decay = 0.1
 warmup_ratio = 0.05      # then linear decay to 0 (AdamW)
 processes = 1            # >1: DDP worker processes (torchrun; GPUs or CPU/gloo)
