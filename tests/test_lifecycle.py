@@ -276,3 +276,10 @@ def test_report_has_per_group_plots_and_can_be_rendered_again(project_dir):
     md = write_report(results, out).read_text()
     assert "![r by lang](groups_r_lang.png)" in md and (out / "groups_r_lang.png").stat().st_size > 1000
     assert "| tha | 0.250 | 0.250 | 0.250 | 4 |" in md
+
+
+def test_unknown_backend_names_the_config_key(project_dir):
+    path = project_dir / "regionadapt.toml"
+    path.write_text(path.read_text().replace('backend = "fake-backend"', 'backend = "fake-bakend"'))
+    with pytest.raises(ConfigError, match=r"regionadapt.toml: embedding.model.backend: unknown backend 'fake-bakend'.*fake-backend"):
+        open_project(path, "embedding")

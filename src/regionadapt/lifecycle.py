@@ -19,7 +19,7 @@ from typing import Any
 from regionadapt import metrics
 from regionadapt.components import Backend, Context, EvalResult, build
 from regionadapt.config import ArchConfig, ProjectConfig, load_config
-from regionadapt.errors import ConfigError, RegionAdaptError, StageError
+from regionadapt.errors import ConfigError, PluginError, RegionAdaptError, StageError
 from regionadapt.packs import RegionPack, get_pack
 from regionadapt.plugins import pm, registry
 from regionadapt.progress import log
@@ -57,7 +57,10 @@ class Project:
         src = str(config_path)
         pack = _pack_for(config.region, config_path)
         arch_cfg = config.arch(arch, src)
-        backend_cls = registry("backends").get(arch_cfg.model.backend)
+        try:
+            backend_cls = registry("backends").get(arch_cfg.model.backend)
+        except PluginError as exc:
+            raise ConfigError(f"{src}: {arch}.model.backend: {exc}") from None
         if backend_cls.arch != arch:
             raise ConfigError(
                 f"{src}: {arch}.model.backend: {backend_cls.name!r} is a backend for "

@@ -157,7 +157,7 @@ def registry(kind: str) -> Registry:
         return _registries[kind]
     reg: Registry = Registry(kind.rstrip("s").replace("_", " "))
     hook = getattr(pm.hook, f"register_{kind}")
-    for impl in reversed(hook.get_hookimpls()):  # registration order = load order
+    for impl in hook.get_hookimpls():  # registration order = load order (entry points by name)
         owner = impl.plugin_name
 
         def register(obj: Any, _owner: str = owner) -> None:
