@@ -22,7 +22,9 @@ from pathlib import Path
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--region", default="sea")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -32,9 +34,21 @@ def main() -> None:
                "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
         cli = [sys.executable, "-m", "regionadapt"]
         t0 = time.perf_counter()
-        subprocess.run(cli + ["init", "--region", args.region], cwd=work, env=env, check=True, capture_output=True)
+        subprocess.run(
+            cli + ["init", "--region", args.region],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         t1 = time.perf_counter()
-        proc = subprocess.run(cli + ["adapt", "--arch", "embedding"], cwd=work, env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            cli + ["adapt", "--arch", "embedding"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         t2 = time.perf_counter()
         if proc.returncode:
             sys.exit(f"adapt failed:\n{proc.stderr[-3000:]}")
@@ -52,7 +66,9 @@ def main() -> None:
         "summary": results["summary"],
         "cpus": os.cpu_count(),
     }
-    print(f"init + adapt: {out['total_s']:.1f} s (init {out['init_s']:.1f} s, adapt {out['adapt_s']:.1f} s) on {out['cpus']} CPUs")
+    print(
+        f"init + adapt: {out['total_s']:.1f} s (init {out['init_s']:.1f} s, adapt {out['adapt_s']:.1f} s) on {out['cpus']} CPUs"
+    )
     for stage, secs in out["stages_s"].items():
         print(f"  {stage:<9} {secs:7.1f} s")
     s = out["summary"]

@@ -26,14 +26,25 @@ def main() -> None:
     import datasets
     from open_clip.loss import ClipLoss
     from PIL import Image
-
     from regionadapt_plugins.openclip_backend import TuneParams, create_model, train_contrastive
 
     w = args.width
     cfg = {
         "embed_dim": w,
-        "vision_cfg": {"image_size": 32, "patch_size": 8, "width": w, "layers": 2, "head_width": 32},
-        "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": w, "heads": 2, "layers": 2},
+        "vision_cfg": {
+            "image_size": 32,
+            "patch_size": 8,
+            "width": w,
+            "layers": 2,
+            "head_width": 32,
+        },
+        "text_cfg": {
+            "context_length": 32,
+            "vocab_size": 49408,
+            "width": w,
+            "heads": 2,
+            "layers": 2,
+        },
     }
     rng = np.random.default_rng(0)
     rows = []
@@ -47,7 +58,9 @@ def main() -> None:
         torch.manual_seed(0)
         model = create_model(cfg)
         n = sum(p.numel() for p in model.model.parameters())
-        params = TuneParams(method=method, epochs=1, batch_size=args.batch, lr=1e-4, log_every=10**6)
+        params = TuneParams(
+            method=method, epochs=1, batch_size=args.batch, lr=1e-4, log_every=10**6
+        )
         s = train_contrastive(model, ds, params, log=lambda _m: None)
         print(
             f"{method:5s} params {n / 1e6:.2f}M: {s['seconds_per_step'] * 1000:.1f} ms/step, "

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,9 @@ CLI = [sys.executable, "-m", "regionadapt"]
 
 
 def _run(args, cwd, env, timeout=900):
-    proc = subprocess.run(CLI + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        CLI + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"{args} failed:\n{proc.stdout}\n{proc.stderr[-4000:]}"
     return proc
 
@@ -73,7 +74,9 @@ def test_report_and_explain(demo_run):
 
     gone = datasets.load_from_disk(str(dropped / "dropped"))
     reasons = set(gone["reason"])
-    assert any("country" in r for r in reasons) and any("image" in r or "truncated" in r for r in reasons)
+    assert any("country" in r for r in reasons) and any(
+        "image" in r or "truncated" in r for r in reasons
+    )
     sample = gone[0]["id"]
     why = _run(["filter", "--explain", sample], work, env)
     assert sample in why.stdout and "dropped" in why.stdout.lower()

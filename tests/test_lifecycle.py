@@ -71,7 +71,9 @@ class FakeCollector(Collector):
 
     def collect(self, ctx):
         for i, country in enumerate(["AA", "AA", "ZZ", "AA"]):
-            yield new_sample(id=f"s{i}", text=f"caption {i}", country=country, lang="eng", source="fake")
+            yield new_sample(
+                id=f"s{i}", text=f"caption {i}", country=country, lang="eng", source="fake"
+            )
 
 
 class OnlyAA(Filter):
@@ -198,7 +200,11 @@ def test_rerun_skips_finished_stages_and_force_reruns_from_a_stage(project_dir):
     assert FakeBackend.calls == ["prepare_base", "tune"]
     run_stages(open_project(path, "embedding"), ["collect", "filter", "tune", "merge", "evaluate"])
     assert FakeBackend.calls == ["prepare_base", "tune"]  # nothing redone
-    run_stages(open_project(path, "embedding"), ["collect", "filter", "tune", "merge", "evaluate"], force_from="tune")
+    run_stages(
+        open_project(path, "embedding"),
+        ["collect", "filter", "tune", "merge", "evaluate"],
+        force_from="tune",
+    )
     assert FakeBackend.calls == ["prepare_base", "tune"] * 2
 
 
@@ -224,7 +230,9 @@ def test_min_global_retention_constrains_the_choice(project_dir):
     curve = json.loads((project.run.stage_dir("merge") / "curve.json").read_text())
     base_global = curve["base"]["global"]
     assert curve["chosen_b"] == 0.5  # 0.75 keeps only (1-0.45^2)/0.91 = 88% of global
-    assert all(p["global"] / base_global >= 0.9 for p in curve["points"] if p["b"] <= curve["chosen_b"])
+    assert all(
+        p["global"] / base_global >= 0.9 for p in curve["points"] if p["b"] <= curve["chosen_b"]
+    )
 
 
 def test_a_stage_needs_its_inputs(project_dir):
@@ -254,7 +262,9 @@ def test_a_later_stage_reading_a_saved_dataset_does_not_make_it_stale(project_di
     path = project_dir / "regionadapt.toml"
     project = open_project(path, "embedding")
     run_stages(project, ["collect", "filter"])
-    (project.run.stage_dir("collect") / "dataset" / "cache-0123456789abcdef.arrow").write_bytes(b"x")
+    (project.run.stage_dir("collect") / "dataset" / "cache-0123456789abcdef.arrow").write_bytes(
+        b"x"
+    )
     assert project.run.is_current("collect", project.input_hash("collect"))
     (project.run.stage_dir("collect") / "stats.json").write_text("{}")
     assert not project.run.is_current("collect", project.input_hash("collect"))
@@ -270,16 +280,25 @@ def test_report_has_per_group_plots_and_can_be_rendered_again(project_dir):
     assert not list(project.run.stage_dir("evaluate").glob("groups_*.png"))
     for label in results["models"]:
         for bench in results["models"][label]["benchmarks"].values():
-            bench["groups"]["lang"] = {"eng": {"score": 0.5, "n": 3}, "tha": {"score": 0.25, "n": 4}}
+            bench["groups"]["lang"] = {
+                "eng": {"score": 0.5, "n": 3},
+                "tha": {"score": 0.25, "n": 4},
+            }
     out = project_dir / "again"
     out.mkdir()
     md = write_report(results, out).read_text()
-    assert "![r by lang](groups_r_lang.png)" in md and (out / "groups_r_lang.png").stat().st_size > 1000
+    assert (
+        "![r by lang](groups_r_lang.png)" in md
+        and (out / "groups_r_lang.png").stat().st_size > 1000
+    )
     assert "| tha | 0.250 | 0.250 | 0.250 | 4 |" in md
 
 
 def test_unknown_backend_names_the_config_key(project_dir):
     path = project_dir / "regionadapt.toml"
     path.write_text(path.read_text().replace('backend = "fake-backend"', 'backend = "fake-bakend"'))
-    with pytest.raises(ConfigError, match=r"regionadapt.toml: embedding.model.backend: unknown backend 'fake-bakend'.*fake-backend"):
+    with pytest.raises(
+        ConfigError,
+        match=r"regionadapt.toml: embedding.model.backend: unknown backend 'fake-bakend'.*fake-backend",
+    ):
         open_project(path, "embedding")

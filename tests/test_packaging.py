@@ -20,7 +20,18 @@ def _package_dirs() -> set[str]:
 
 def test_wheel_contains_packs_and_plugins(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
     )
@@ -28,7 +39,9 @@ def test_wheel_contains_packs_and_plugins(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "regionadapt_regions/sea.toml" in names
     for package in _package_dirs():
-        assert f"{package.replace('.', '/')}/__init__.py" in names, f"{package} is missing from the wheel"
+        assert f"{package.replace('.', '/')}/__init__.py" in names, (
+            f"{package} is missing from the wheel"
+        )
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     for name in ("open_clip", "demo_world", "region_packs", "filters", "merge_methods"):

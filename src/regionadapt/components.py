@@ -56,7 +56,9 @@ class Component:
     requires: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, params: Mapping[str, Any] | None = None, *, where: str = "") -> None:
-        missing = [pip for mod, pip in self.requires.items() if importlib.util.find_spec(mod) is None]
+        missing = [
+            pip for mod, pip in self.requires.items() if importlib.util.find_spec(mod) is None
+        ]
         if missing:
             raise PluginError(
                 f"{type(self).__name__} {self.name!r} needs {', '.join(missing)}: "

@@ -91,7 +91,9 @@ class EvaluateConfig(Strict):
     def _both_roles(cls, v):
         roles = {b.role for b in v}
         if roles != {"regional", "global"}:
-            raise ValueError("expected at least one benchmark with role 'regional' and one with role 'global'")
+            raise ValueError(
+                "expected at least one benchmark with role 'regional' and one with role 'global'"
+            )
         names = [b.name for b in v]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

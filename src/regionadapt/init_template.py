@@ -170,10 +170,14 @@ def pack_benchmarks(pack: RegionPack) -> str:
         )
         where = b.hub_id or b.url or ""
         if b.hub_id:
-            out.append(f"\n# {b.name}{', the pack countries only' if b.slice else ''} ({where})\n{entry}")
+            out.append(
+                f"\n# {b.name}{', the pack countries only' if b.slice else ''} ({where})\n{entry}"
+            )
         else:
             commented = "".join(f"# {line}\n" for line in entry.splitlines())
-            out.append(f"\n# {b.name}: no hub copy; download it ({where}) and set the path\n{commented}")
+            out.append(
+                f"\n# {b.name}: no hub copy; download it ({where}) and set the path\n{commented}"
+            )
     return "".join(out)
 
 
@@ -183,7 +187,9 @@ def render(pack: RegionPack, region: str, model: str | None, pretrained: str | N
         text += COMMON.format(region=region, source=DEMO_SOURCE.format(), language=LANGUAGE_OFF)
         text += EMBEDDING_DEMO.format() + EMBEDDING_MERGE + DEMO_BENCHMARKS
     else:
-        text += COMMON.format(region=region, source=REAL_SOURCE.format(), language=LANGUAGE_ON.format())
+        text += COMMON.format(
+            region=region, source=REAL_SOURCE.format(), language=LANGUAGE_ON.format()
+        )
         pre = f', pretrained = "{pretrained}"' if pretrained else ""
         text += EMBEDDING_REAL.format(model=model, pretrained=pre) + EMBEDDING_MERGE
         text += pack_benchmarks(pack)

@@ -26,7 +26,9 @@ from regionadapt.progress import log
 from regionadapt.rundir import STAGES, RunDir, atomic_write_json, hash_json
 from regionadapt.schema import validate
 
-DEMO_NOTE = "DEMO WORLD: generated pictures and a small model; shows the method, not real-model results"
+DEMO_NOTE = (
+    "DEMO WORLD: generated pictures and a small model; shows the method, not real-model results"
+)
 
 
 def ratio_label(b: float) -> str:
@@ -73,8 +75,12 @@ class Project:
             f"{src} [{arch}.model.params]",
             ConfigError,
         )
-        tune_params = validate(backend_cls.TuneParams, arch_cfg.tune, f"{src} [{arch}.tune]", ConfigError)
-        root = Path(run_dir) if run_dir else config_path.parent / config.run_root / f"{pack.id}-{arch}"
+        tune_params = validate(
+            backend_cls.TuneParams, arch_cfg.tune, f"{src} [{arch}.tune]", ConfigError
+        )
+        root = (
+            Path(run_dir) if run_dir else config_path.parent / config.run_root / f"{pack.id}-{arch}"
+        )
         project = cls(
             config_path=config_path,
             config=config,
@@ -102,19 +108,28 @@ class Project:
             for i, f in enumerate(c.filter.steps)
         ]
         self.components["evaluators"] = {
-            b.name: build("evaluators", b.evaluator, b.params, f"{src} {self.arch}.evaluate.benchmarks[{i}].params")
+            b.name: build(
+                "evaluators",
+                b.evaluator,
+                b.params,
+                f"{src} {self.arch}.evaluate.benchmarks[{i}].params",
+            )
             for i, b in enumerate(self.arch_cfg.evaluate.benchmarks)
         }
         for name, ev in self.components["evaluators"].items():
             if ev.archs and self.arch not in ev.archs:
-                raise ConfigError(f"{src}: benchmark {name!r}: evaluator {ev.name!r} does not score {self.arch!r} models")
+                raise ConfigError(
+                    f"{src}: benchmark {name!r}: evaluator {ev.name!r} does not score {self.arch!r} models"
+                )
         m = self.arch_cfg.merge
         self.components["merge_method"] = build(
             "merge_methods", m.method, m.params, f"{src} {self.arch}.merge.params"
         )
 
     def context(self, **settings: Any) -> Context:
-        return Context(pack=self.pack, seed=self.config.seed, run=self.run, arch=self.arch, settings=settings)
+        return Context(
+            pack=self.pack, seed=self.config.seed, run=self.run, arch=self.arch, settings=settings
+        )
 
     # -- inputs of each stage: what, if changed, makes its output stale ---------------------
     def input_hash(self, stage: str) -> str:
@@ -182,7 +197,9 @@ def _need(project: Project, *stages: str) -> None:
     for s in stages:
         rec = project.run.record(s)
         if rec is None or rec.status != "done" or not project.run.stage_dir(s).is_dir():
-            raise StageError(f"stage {s!r} has not finished in {project.run.root}; run `regionadapt {s}` first (or `adapt`)")
+            raise StageError(
+                f"stage {s!r} has not finished in {project.run.root}; run `regionadapt {s}` first (or `adapt`)"
+            )
 
 
 def collect(project: Project, tmp: Path) -> dict[str, Any]:
@@ -253,7 +270,9 @@ def score(project: Project, ckpt: Path, split: str, label: str) -> dict[str, Any
         "grp": metrics.grp(q["global"], q["regional"], project.pack.a),
         "benchmarks": per,
     }
-    log(f"  {label:>9} [{split}] regional {out['regional']:.3f}  global {out['global']:.3f}  GRP {out['grp']:.3f}")
+    log(
+        f"  {label:>9} [{split}] regional {out['regional']:.3f}  global {out['global']:.3f}  GRP {out['grp']:.3f}"
+    )
     return out
 
 
@@ -278,9 +297,15 @@ def _candidate(project: Project, b: float, out: Path) -> Path:
     return out
 
 
-def choose(points: list[dict[str, Any]], base_global: float, min_retention: float) -> dict[str, Any]:
+def choose(
+    points: list[dict[str, Any]], base_global: float, min_retention: float
+) -> dict[str, Any]:
     """The candidate with the highest GRP among those keeping ``min_retention`` of global."""
-    allowed = [p for p in points if metrics.global_retention(p["global"], base_global) >= min_retention - 1e-12]
+    allowed = [
+        p
+        for p in points
+        if metrics.global_retention(p["global"], base_global) >= min_retention - 1e-12
+    ]
     if not allowed:
         raise StageError(
             f"no merge ratio keeps {min_retention:.0%} of the base model's global score; "
@@ -406,20 +431,30 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-STAGE_FUNCS = {"collect": collect, "filter": filter_, "tune": tune, "merge": merge, "evaluate": evaluate}
+STAGE_FUNCS = {
+    "collect": collect,
+    "filter": filter_,
+    "tune": tune,
+    "merge": merge,
+    "evaluate": evaluate,
+}
 
 
-def run_stages(project: Project, stages: list[str], force_from: str | None = None) -> dict[str, float]:
+def run_stages(
+    project: Project, stages: list[str], force_from: str | None = None
+) -> dict[str, float]:
     """Run ``stages`` in order; ``force_from`` reruns that stage and every later one.
 
     Returns the wall time each stage took in this call (a skipped stage takes ~0 s)."""
     if force_from is not None and force_from not in STAGES:
         raise ConfigError(f"--force: unknown stage {force_from!r}; valid: {', '.join(STAGES)}")
-    forced = set(STAGES[STAGES.index(force_from):]) if force_from else set()
+    forced = set(STAGES[STAGES.index(force_from) :]) if force_from else set()
     timings = {}
     for stage in stages:
         t0 = time.time()
-        run_stage(project, stage, lambda tmp, s=stage: STAGE_FUNCS[s](project, tmp), force=stage in forced)
+        run_stage(
+            project, stage, lambda tmp, s=stage: STAGE_FUNCS[s](project, tmp), force=stage in forced
+        )
         timings[stage] = time.time() - t0
     return timings
 

@@ -132,7 +132,9 @@ class RegionPack(Strict):
     @classmethod
     def _known_schema(cls, v):
         if v != SCHEMA_VERSION:
-            raise ValueError(f"unsupported schema version {v}; this regionadapt reads {SCHEMA_VERSION}")
+            raise ValueError(
+                f"unsupported schema version {v}; this regionadapt reads {SCHEMA_VERSION}"
+            )
         return v
 
     @model_validator(mode="after")
@@ -152,10 +154,14 @@ class RegionPack(Strict):
         for i, c in enumerate(self.countries):
             for lang in c.languages:
                 if lang not in langs:
-                    errors.append(f"countries[{i}].languages: {lang!r} is not declared in [[languages]]")
+                    errors.append(
+                        f"countries[{i}].languages: {lang!r} is not declared in [[languages]]"
+                    )
         for code in self.globalisation.per_country:
             if code not in codes:
-                errors.append(f"globalisation.per_country: {code!r} is not one of the pack's countries")
+                errors.append(
+                    f"globalisation.per_country: {code!r} is not one of the pack's countries"
+                )
         for i, e in enumerate(self.lexicon):
             for lang in e.forms:
                 if lang not in langs:
@@ -171,7 +177,9 @@ class RegionPack(Strict):
                     )
         for i, b in enumerate(self.benchmarks):
             if not (b.hub_id or b.path or b.url):
-                errors.append(f"benchmarks[{i}] ({b.id}): expected at least one of hub_id, path, url")
+                errors.append(
+                    f"benchmarks[{i}] ({b.id}): expected at least one of hub_id, path, url"
+                )
         if errors:
             raise ValueError("; ".join(errors))
         return self

@@ -55,7 +55,9 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
         wanted = {n.strip() for n in only.split(",") if n.strip()}
         eps = [ep for ep in eps if ep.name in wanted]
     if os.environ.get(BUILTIN_ONLY_ENV) == "1":
-        eps = [ep for ep in eps if ep.dist is not None and ep.dist.metadata["Name"] == "regionadapt"]
+        eps = [
+            ep for ep in eps if ep.dist is not None and ep.dist.metadata["Name"] == "regionadapt"
+        ]
     # Several installs of one distribution can list the same entry point: keep the first.
     seen: dict[str, importlib.metadata.EntryPoint] = {}
     for ep in eps:

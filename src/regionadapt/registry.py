@@ -23,7 +23,9 @@ class Registry(Generic[T]):
 
     def add(self, name: str, obj: T, owner: str) -> None:
         if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {owner!r} registered a {self.kind} with an empty or non-string name")
+            raise PluginError(
+                f"plugin {owner!r} registered a {self.kind} with an empty or non-string name"
+            )
         if name in self._items:
             raise PluginError(
                 f"{self.kind} {name!r} is registered twice: by plugin {self._owners[name]!r} "

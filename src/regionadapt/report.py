@@ -23,7 +23,9 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
 
 def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     models = results["models"]
-    order = ["base", "tuned"] + sorted((k for k in models if k.startswith("b=")), key=lambda k: models[k]["b"])
+    order = ["base", "tuned"] + sorted(
+        (k for k in models if k.startswith("b=")), key=lambda k: models[k]["b"]
+    )
     return [(k, models[k]) for k in order]
 
 
@@ -36,7 +38,9 @@ def table(results: dict[str, Any]) -> str:
     ]
     for label, m in _rows(results):
         mark = "<- chosen" if label == chosen else ("unmerged" if label == "tuned" else "")
-        lines.append(f"| {label} | {m['regional']:.3f} | {m['global']:.3f} | {m['grp']:.3f} | {mark} |")
+        lines.append(
+            f"| {label} | {m['regional']:.3f} | {m['global']:.3f} | {m['grp']:.3f} | {mark} |"
+        )
     return "\n".join(lines)
 
 
@@ -44,7 +48,11 @@ def headline(results: dict[str, Any]) -> str:
     s = results["summary"]
     return (
         f"chosen b = {s['chosen_b']:g} (highest GRP on the {results['selection_split']} split"
-        + (f", keeping >= {results['min_global_retention']:.0%} of global" if results["min_global_retention"] else "")
+        + (
+            f", keeping >= {results['min_global_retention']:.0%} of global"
+            if results["min_global_retention"]
+            else ""
+        )
         + f"); on the {results['report_split']} split: regional gain "
         f"{100 * s['regional_gain']:+.1f} points, global retention {100 * s['global_retention']:.1f}%, "
         f"GRP {s['grp_base']:.3f} (base) / {s['grp_tuned']:.3f} (tuned, unmerged) -> {s['grp_chosen']:.3f}"
@@ -55,7 +63,10 @@ def text_report(results: dict[str, Any]) -> str:
     title = f"regionadapt: {results['region_name']} ({results['region']}), {results['arch']}"
     parts = [title, ""]
     if results.get("demo"):
-        parts += ["DEMO WORLD: generated pictures and a small model; it shows the method, not real-model results.", ""]
+        parts += [
+            "DEMO WORLD: generated pictures and a small model; it shows the method, not real-model results.",
+            "",
+        ]
     parts += [
         f"GRP = a*Q_global + (1-a)*Q_regional with a = {results['a']:.3f} ({results['a_source']})",
         "",
@@ -85,7 +96,11 @@ def _benchmark_details(results: dict[str, Any]) -> str:
             for value, g in sorted(bench["groups"][group].items()):
                 cells = []
                 for label in show:
-                    gg = results["models"][label]["benchmarks"][name]["groups"].get(group, {}).get(value)
+                    gg = (
+                        results["models"][label]["benchmarks"][name]["groups"]
+                        .get(group, {})
+                        .get(value)
+                    )
                     cells.append(f"{gg['score']:.3f}" if gg else "-")
                 out.append(f"| {value} | " + " | ".join(cells) + f" | {int(g['n'])} |")
         out.append("")
@@ -106,11 +121,22 @@ def plot(results: dict[str, Any], path: Path) -> None:
     xs = [base["global"]] + [p[0] for p in pts] + [tuned["global"]]
     ys = [base["regional"]] + [p[1] for p in pts] + [tuned["regional"]]
     ax.plot(xs, ys, "-", color="0.7", zorder=1)
-    ax.scatter([p[0] for p in pts], [p[1] for p in pts], color="tab:blue", zorder=2, label="merged (b)")
+    ax.scatter(
+        [p[0] for p in pts], [p[1] for p in pts], color="tab:blue", zorder=2, label="merged (b)"
+    )
     for g, r, b in pts:
         ax.annotate(f"b={b:g}", (g, r), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.scatter([base["global"]], [base["regional"]], marker="s", color="k", zorder=3, label="base (b=0)")
-    ax.scatter([tuned["global"]], [tuned["regional"]], marker="^", color="tab:red", zorder=3, label="tuned (b=1)")
+    ax.scatter(
+        [base["global"]], [base["regional"]], marker="s", color="k", zorder=3, label="base (b=0)"
+    )
+    ax.scatter(
+        [tuned["global"]],
+        [tuned["regional"]],
+        marker="^",
+        color="tab:red",
+        zorder=3,
+        label="tuned (b=1)",
+    )
     chosen = results["models"][f"b={results['chosen_b']:g}"]
     ax.scatter([chosen["global"]], [chosen["regional"]], s=180, facecolors="none", edgecolors="tab:green",
                linewidths=2, zorder=4, label=f"chosen b={results['chosen_b']:g}")  # fmt: skip
@@ -151,11 +177,18 @@ def group_plots(results: dict[str, Any], out_dir: Path) -> list[tuple[str, str, 
             fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(keys) * len(labels)), 3.6), dpi=100)
             width = 0.8 / len(labels)
             for i, label in enumerate(labels):
-                groups = results["models"][label]["benchmarks"][name].get("groups", {}).get(group, {})
+                groups = (
+                    results["models"][label]["benchmarks"][name].get("groups", {}).get(group, {})
+                )
                 heights = [groups.get(k, {}).get("score", float("nan")) for k in keys]
                 ax.bar([x + i * width for x in range(len(keys))], heights, width, label=label)
             ax.set_xticks([x + width * (len(labels) - 1) / 2 for x in range(len(keys))])
-            ax.set_xticklabels(keys, rotation=45 if len(keys) > 6 else 0, ha="right" if len(keys) > 6 else "center", fontsize=8)
+            ax.set_xticklabels(
+                keys,
+                rotation=45 if len(keys) > 6 else 0,
+                ha="right" if len(keys) > 6 else "center",
+                fontsize=8,
+            )
             ax.set_ylim(0, 1)
             ax.set_ylabel("score")
             title = f"{name}: by {group} ({results['report_split']})"

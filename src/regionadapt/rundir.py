@@ -169,7 +169,9 @@ class RunDir:
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
-    def commit(self, stage: str, tmp: Path, input_hash: str, started: float, summary: dict) -> StageRecord:
+    def commit(
+        self, stage: str, tmp: Path, input_hash: str, started: float, summary: dict
+    ) -> StageRecord:
         final = self.stage_dir(stage)
         old = None
         if final.exists():
@@ -183,7 +185,9 @@ class RunDir:
             status="done",
             input_hash=input_hash,
             output_hash=hash_tree(final),
-            started=_dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
+            started=_dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
             seconds=round(time.time() - started, 2),
             versions=package_versions(),
             summary=summary,
@@ -193,13 +197,17 @@ class RunDir:
         self._save(records)
         return rec
 
-    def fail(self, stage: str, tmp: Path, input_hash: str, started: float, error: str) -> StageRecord:
+    def fail(
+        self, stage: str, tmp: Path, input_hash: str, started: float, error: str
+    ) -> StageRecord:
         shutil.rmtree(tmp, ignore_errors=True)
         rec = StageRecord(
             stage=stage,
             status="failed",
             input_hash=input_hash,
-            started=_dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
+            started=_dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
             seconds=round(time.time() - started, 2),
             versions=package_versions(),
             error=error,

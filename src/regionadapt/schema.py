@@ -49,7 +49,11 @@ def describe_errors(source: str, exc: ValidationError, prefix: tuple[Any, ...] =
                 lines.extend(f"{source}: {part}" for part in msg.split("; "))
                 continue
         got = err.get("input")
-        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+        shown = (
+            ""
+            if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict)
+            else f" (got {got!r})"
+        )
         if len(shown) > 120:  # a whole table echoed back hides the message
             shown = ""
         lines.append(f"{source}: {key_path(loc)}: {msg}{shown}")

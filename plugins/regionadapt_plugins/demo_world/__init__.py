@@ -35,7 +35,10 @@ class PoolParams(WorldParams):
     per_distractor: int = Field(default=15, ge=0, description="samples per distractor concept")
     corrupt: int = Field(default=5, ge=0, description="deliberately truncated images")
     global_in_region: float = Field(
-        default=0.05, ge=0, le=1, description="share of everyday photos taken in the pack's countries"
+        default=0.05,
+        ge=0,
+        le=1,
+        description="share of everyday photos taken in the pack's countries",
     )
 
 

@@ -181,7 +181,7 @@ class DemoWorld:
         )
         rows = []
         for c in self.regional:
-            for k in range(per_concept):
+            for _ in range(per_concept):
                 langs = sorted(c.forms)
                 lang = prng.choice(langs)
                 others = [o for o in self.regional if o.id != c.id and lang in o.forms]

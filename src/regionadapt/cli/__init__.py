@@ -41,14 +41,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: finished stages are kept; run the same command again to resume", file=sys.stderr)
+        print(
+            "interrupted: finished stages are kept; run the same command again to resume",
+            file=sys.stderr,
+        )
         sys.exit(130)
     except SystemExit:
         raise
     except Exception as exc:  # click usage errors and aborts
         # Matched by shape, not class: typer >= 0.20 ships its own copy of click
         # (typer._click), whose exceptions are not click's.
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+        if callable(getattr(exc, "show", None)) and isinstance(
+            getattr(exc, "exit_code", None), int
+        ):
             exc.show()
             sys.exit(exc.exit_code)
         if type(exc).__name__ == "Abort":

@@ -14,11 +14,14 @@ def register(app: typer.Typer) -> None:
     def init(
         region: str = typer.Option("sea", help="Region pack id or path to a pack .toml."),
         model: str = typer.Option(
-            None, help="A real open_clip model (hf-hub:org/name, an architecture name, a local folder). Omit for the offline demo world."
+            None,
+            help="A real open_clip model (hf-hub:org/name, an architecture name, a local folder). Omit for the offline demo world.",
         ),
         pretrained: str = typer.Option(None, help="Pretrained tag, with an architecture name."),
         directory: Path = typer.Option(Path("."), "--dir", help="Where to write regionadapt.toml."),
-        force: bool = typer.Option(False, "--force", help="Overwrite an existing regionadapt.toml."),
+        force: bool = typer.Option(
+            False, "--force", help="Overwrite an existing regionadapt.toml."
+        ),
     ) -> None:
         """Write regionadapt.toml (every stage's knobs, documented) in the current folder."""
         from regionadapt.config import CONFIG_NAME, load_config

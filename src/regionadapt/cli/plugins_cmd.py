@@ -8,7 +8,9 @@ app = typer.Typer(help="Installed plugins.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_(components: bool = typer.Option(True, help="Also list the components each registers.")) -> None:
+def list_(
+    components: bool = typer.Option(True, help="Also list the components each registers."),
+) -> None:
     """Each plugin: name, distribution and version, hooks, where it came from; failures too."""
     from regionadapt.plugins import KINDS, plugin_infos, registry
 
@@ -21,7 +23,9 @@ def list_(components: bool = typer.Option(True, help="Also list the components e
                 typer.echo(f"warning: could not list {kind}: {exc}", err=True)
                 continue
             for name, _ in reg.items():
-                owned.setdefault(reg.owner(name), []).append(f"{kind.rstrip('s').replace('_', ' ')} {name}")
+                owned.setdefault(reg.owner(name), []).append(
+                    f"{kind.rstrip('s').replace('_', ' ')} {name}"
+                )
     for info in plugin_infos():
         dist = f"{info.dist} {info.version}" if info.dist else "(in-process)"
         typer.echo(f"{info.name}  [{dist}]  from {info.origin}")

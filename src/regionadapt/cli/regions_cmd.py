@@ -39,9 +39,15 @@ def show(pack: str = typer.Argument(..., help="Pack id or path to a pack .toml."
     typer.echo(f"{p.name} ({p.id})  {p.description}")
     typer.echo(f"globalisation weight a = {g.weight}  ({g.measure}, {g.year}; source: {g.source})")
     typer.echo("countries: " + ", ".join(f"{c.code} {c.name}" for c in p.countries))
-    typer.echo("languages: " + ", ".join(f"{lang.code} ({lang.name}, {lang.script})" for lang in p.languages))
+    typer.echo(
+        "languages: "
+        + ", ".join(f"{lang.code} ({lang.name}, {lang.script})" for lang in p.languages)
+    )
     cats = Counter(e.category for e in p.lexicon)
-    typer.echo(f"lexicon: {len(p.lexicon)} entries; " + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())))
+    typer.echo(
+        f"lexicon: {len(p.lexicon)} entries; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(cats.items()))
+    )
     typer.echo("benchmarks:")
     for b in p.benchmarks:
         where = b.hub_id or b.path or b.url
@@ -70,8 +76,8 @@ def new(
 ) -> None:
     """Write a skeleton pack to fill in (it validates as written)."""
     from regionadapt.errors import PackError
-    from regionadapt.packs import load_pack
     from regionadapt.pack_template import skeleton
+    from regionadapt.packs import load_pack
     from regionadapt.rundir import atomic_write_text
 
     path = out or Path(f"{pack_id}.toml")

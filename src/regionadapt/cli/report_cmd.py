@@ -9,7 +9,9 @@ import typer
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def report(run_dir: Path = typer.Argument(..., help="A run directory (runs/<region>-<arch>).")) -> None:
+    def report(
+        run_dir: Path = typer.Argument(..., help="A run directory (runs/<region>-<arch>)."),
+    ) -> None:
         """Print the result table and render report.md + the plot of regional vs global over b.
 
         Written to RUN_DIR/report/ (the evaluate stage's own folder is left untouched, so the

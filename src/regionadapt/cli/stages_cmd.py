@@ -24,7 +24,9 @@ def _finish(project, timings: dict[str, float]) -> None:
         typer.echo(text_report(load_results(project.run.root)))
     typer.echo("")
     typer.echo("stage timings: " + ", ".join(f"{s} {t:.1f}s" for s, t in timings.items()))
-    typer.echo(f"run directory: {project.run.root}  (report: {project.run.root / 'evaluate' / 'report.md'})")
+    typer.echo(
+        f"run directory: {project.run.root}  (report: {project.run.root / 'evaluate' / 'report.md'})"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +37,9 @@ def register(app: typer.Typer) -> None:
         arch: str = typer.Option("embedding", help=ARCH_HELP),
         config: Path = typer.Option(Path("regionadapt.toml"), "--config", "-c", help=CONFIG_HELP),
         force: str = typer.Option(None, help="Rerun this stage and every later one."),
-        run_dir: Path = typer.Option(None, help="Run directory (default: <run_root>/<region>-<arch>)."),
+        run_dir: Path = typer.Option(
+            None, help="Run directory (default: <run_root>/<region>-<arch>)."
+        ),
     ) -> None:
         """Run collect -> filter -> tune -> merge -> evaluate; finished stages are skipped."""
         from regionadapt.lifecycle import run_stages
@@ -47,9 +51,15 @@ def register(app: typer.Typer) -> None:
     def make_stage(stage: str):
         def command(
             arch: str = typer.Option("embedding", help=ARCH_HELP),
-            config: Path = typer.Option(Path("regionadapt.toml"), "--config", "-c", help=CONFIG_HELP),
-            force: bool = typer.Option(False, "--force", help="Rerun even if up to date (later stages become stale)."),
-            run_dir: Path = typer.Option(None, help="Run directory (default: <run_root>/<region>-<arch>)."),
+            config: Path = typer.Option(
+                Path("regionadapt.toml"), "--config", "-c", help=CONFIG_HELP
+            ),
+            force: bool = typer.Option(
+                False, "--force", help="Rerun even if up to date (later stages become stale)."
+            ),
+            run_dir: Path = typer.Option(
+                None, help="Run directory (default: <run_root>/<region>-<arch>)."
+            ),
         ) -> None:
             from regionadapt.lifecycle import run_stages
 
@@ -57,7 +67,9 @@ def register(app: typer.Typer) -> None:
             timings = run_stages(project, [stage], force_from=stage if force else None)
             _finish(project, timings)
 
-        command.__doc__ = f"Run the {stage} stage alone (resumable; reads the earlier stages' outputs)."
+        command.__doc__ = (
+            f"Run the {stage} stage alone (resumable; reads the earlier stages' outputs)."
+        )
         return command
 
     for stage in ("collect", "tune", "evaluate"):
@@ -68,8 +80,12 @@ def register(app: typer.Typer) -> None:
         arch: str = typer.Option("embedding", help=ARCH_HELP),
         config: Path = typer.Option(Path("regionadapt.toml"), "--config", "-c", help=CONFIG_HELP),
         force: bool = typer.Option(False, "--force", help="Rerun even if up to date."),
-        run_dir: Path = typer.Option(None, help="Run directory (default: <run_root>/<region>-<arch>)."),
-        explain: str = typer.Option(None, metavar="SAMPLE_ID", help="Say why this sample was kept or dropped."),
+        run_dir: Path = typer.Option(
+            None, help="Run directory (default: <run_root>/<region>-<arch>)."
+        ),
+        explain: str = typer.Option(
+            None, metavar="SAMPLE_ID", help="Say why this sample was kept or dropped."
+        ),
     ) -> None:
         """Run the filter stage alone, or explain one sample's fate with --explain."""
         project = _open(config, arch, run_dir)
@@ -88,11 +104,15 @@ def register(app: typer.Typer) -> None:
     def merge_cmd(
         arch: str = typer.Option("embedding", help=ARCH_HELP),
         config: Path = typer.Option(
-            Path("regionadapt.toml"), "--config", "-c",
+            Path("regionadapt.toml"),
+            "--config",
+            "-c",
             help="A project file (runs the merge stage) or a standalone merge file with `method` and [[models]] (merges any compatible checkpoints, like mergekit-yaml).",
         ),  # fmt: skip
         force: bool = typer.Option(False, "--force", help="Rerun even if up to date."),
-        run_dir: Path = typer.Option(None, help="Run directory (default: <run_root>/<region>-<arch>)."),
+        run_dir: Path = typer.Option(
+            None, help="Run directory (default: <run_root>/<region>-<arch>)."
+        ),
     ) -> None:
         """Run the merge stage (sweep b, choose by GRP), or a standalone merge from a merge file."""
         from regionadapt.errors import ConfigError
@@ -103,7 +123,9 @@ def register(app: typer.Typer) -> None:
             from regionadapt.merge.standalone import run_config
 
             report = run_config(config)
-            typer.echo(f"merged {report.tensors} tensors ({report.bytes_out / 1e9:.2f} GB) in {report.seconds:.1f}s")
+            typer.echo(
+                f"merged {report.tensors} tensors ({report.bytes_out / 1e9:.2f} GB) in {report.seconds:.1f}s"
+            )
             return
         from regionadapt.lifecycle import run_stages
 
