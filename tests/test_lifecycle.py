@@ -179,6 +179,10 @@ def test_full_lifecycle_chooses_best_grp_and_records_everything(project_dir):
     run_stages(project, ["collect", "filter", "tune", "merge", "evaluate"])
     run = project.run
     assert [s for s in run.manifest()] == ["collect", "filter", "tune", "merge", "evaluate"]
+    assert (run.root / "config.toml").read_text() == (project_dir / "regionadapt.toml").read_text()
+    assert (run.root / "pack.toml").read_text() == PACK
+    resolved = json.loads((run.root / "resolved.json").read_text())
+    assert resolved["tune"] == {"target": 1.0} and resolved["pack"]["a"] == 0.5
     assert json.loads((run.stage_dir("filter") / "stats.json").read_text())["kept"] == 3
     assert run.record("tune").summary["training"]["samples"] == 3
     results = json.loads((run.stage_dir("evaluate") / "results.json").read_text())

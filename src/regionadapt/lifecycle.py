@@ -9,6 +9,7 @@ of the stages it reads) and its folder is untouched. Everything a run needs is v
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import traceback
@@ -126,6 +127,47 @@ class Project:
             "merge_methods", m.method, m.params, f"{src} {self.arch}.merge.params"
         )
 
+    def snapshot(self) -> None:
+        """Record what this run is made of: the project file and the pack as given
+        (``config.toml``, ``pack.toml``) and the config resolved with every default filled in,
+        plugins' params included (``resolved.json``)."""
+        from regionadapt.rundir import atomic_write_text
+
+        root = self.run.root
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(root / "config.toml", self.config_path.read_text(encoding="utf-8"))
+        pack_path = _pack_path(self.config.region, self.config_path)
+        atomic_write_text(root / "pack.toml", pack_path.read_text(encoding="utf-8"))
+        c = self.components
+        resolved = {
+            "config": self.config.model_dump(mode="json"),
+            "arch": self.arch,
+            "model": self.model_params.model_dump(mode="json"),
+            "tune": self.tune_params.model_dump(mode="json"),
+            "collectors": [
+                {"name": col.name, "params": col.params.model_dump(mode="json")}
+                for col, _ in c["collectors"]
+            ],
+            "filters": [
+                {"name": f.name, "params": f.params.model_dump(mode="json")} for f in c["filters"]
+            ],
+            "evaluators": {
+                n: {"name": e.name, "params": e.params.model_dump(mode="json")}
+                for n, e in c["evaluators"].items()
+            },
+            "merge_method": {
+                "name": c["merge_method"].name,
+                "params": c["merge_method"].params.model_dump(mode="json"),
+            },
+            "pack": {
+                "id": self.pack.id,
+                "path": str(pack_path),
+                "hash": self.pack_hash,
+                "a": self.pack.a,
+            },
+        }
+        atomic_write_json(root / "resolved.json", resolved)
+
     def context(self, **settings: Any) -> Context:
         return Context(
             pack=self.pack, seed=self.config.seed, run=self.run, arch=self.arch, settings=settings
@@ -153,9 +195,20 @@ class Project:
         return hash_json([stage, own, ups, self.pack_hash, c.seed])
 
 
-def _pack_for(region: str, config_path: Path) -> RegionPack:
+def _pack_path(region: str, config_path: Path) -> Path:
+    """The file a config's ``region`` names: a path (relative to the config) or a pack id."""
     candidate = config_path.parent / region
-    return get_pack(candidate if region.endswith(".toml") and candidate.is_file() else region)
+    if region.endswith(".toml") and candidate.is_file():
+        return candidate
+    if region.endswith(".toml") or "/" in region:
+        return Path(region)
+    from regionadapt.plugins import registry
+
+    return Path(registry("region_packs").get(region).path)
+
+
+def _pack_for(region: str, config_path: Path) -> RegionPack:
+    return get_pack(_pack_path(region, config_path))
 
 
 def _model_params(arch_cfg: ArchConfig) -> dict[str, Any]:
@@ -193,7 +246,7 @@ def run_stage(project: Project, stage: str, fn, force: bool = False) -> dict[str
     return summary
 
 
-def _need(project: Project, *stages: str) -> None:
+def require_finished(project: Project, *stages: str) -> None:
     for s in stages:
         rec = project.run.record(s)
         if rec is None or rec.status != "done" or not project.run.stage_dir(s).is_dir():
@@ -211,7 +264,7 @@ def collect(project: Project, tmp: Path) -> dict[str, Any]:
 def filter_(project: Project, tmp: Path) -> dict[str, Any]:
     from regionadapt.data import run_filters
 
-    _need(project, "collect")
+    require_finished(project, "collect")
     f = project.config.filter
     return run_filters(
         project.run.stage_dir("collect") / "dataset",
@@ -237,7 +290,7 @@ def base_model_params(project: Project) -> Any:
 
 
 def tune(project: Project, tmp: Path) -> dict[str, Any]:
-    _need(project, "filter")
+    require_finished(project, "filter")
     kept = project.run.stage_dir("filter") / "kept"
     ctx = project.context(model=base_model_params(project), tune=project.tune_params)
     project.backend.prepare_base(ctx, tmp / "base")
@@ -316,7 +369,7 @@ def choose(
 
 def merge(project: Project, tmp: Path) -> dict[str, Any]:
     """Sweep b over the grid on the validation split; keep the best-GRP candidate as model/."""
-    _need(project, "tune")
+    require_finished(project, "tune")
     m = project.arch_cfg.merge
     val = project.arch_cfg.evaluate.validation_split
     tune_dir = project.run.stage_dir("tune")
@@ -374,7 +427,7 @@ def merge(project: Project, tmp: Path) -> dict[str, Any]:
 
 def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
     """Test-split scores of base, tuned and every merge ratio (the chosen one marked)."""
-    _need(project, "tune", "merge")
+    require_finished(project, "tune", "merge")
     test = project.arch_cfg.evaluate.test_split
     tune_dir, merge_dir = project.run.stage_dir("tune"), project.run.stage_dir("merge")
     curve = json.loads((merge_dir / "curve.json").read_text())
@@ -395,7 +448,7 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
     }
     results["models"]["base"] = score(project, tune_dir / "base", test, "base")
     results["models"]["tuned"] = score(project, tune_dir / "tuned", test, "tuned")
-    work = project.run.root / f".tmp-candidates-{id(tmp)}"
+    work = project.run.root / f".tmp-candidates-{os.getpid()}"  # cleaned if this process dies
     try:
         for b in project.arch_cfg.merge.grid:
             if b == chosen:
@@ -449,6 +502,7 @@ def run_stages(
     if force_from is not None and force_from not in STAGES:
         raise ConfigError(f"--force: unknown stage {force_from!r}; valid: {', '.join(STAGES)}")
     forced = set(STAGES[STAGES.index(force_from) :]) if force_from else set()
+    project.snapshot()
     timings = {}
     for stage in stages:
         t0 = time.time()

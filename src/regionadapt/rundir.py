@@ -4,6 +4,8 @@
       config.toml      resolved config + snapshot of the region pack
       manifest.json    one record per stage: status, times, input/output hashes, versions
       collect/ filter/ tune/ merge/ evaluate/
+      merge-cache/     scores of finished merge candidates, so a killed merge stage resumes
+      report/          what `regionadapt report RUN_DIR` renders (outside every stage's folder)
 
 A stage writes into a temporary sibling folder and is renamed into place only when it has
 finished; the manifest is rewritten atomically after that. A run killed at any moment therefore

@@ -91,9 +91,9 @@ def register(app: typer.Typer) -> None:
         project = _open(config, arch, run_dir)
         if explain is not None:
             from regionadapt.data import explain as explain_sample
-            from regionadapt.lifecycle import _need
+            from regionadapt.lifecycle import require_finished
 
-            _need(project, "filter")
+            require_finished(project, "filter")
             typer.echo(explain_sample(project.run.stage_dir("filter"), explain))
             return
         from regionadapt.lifecycle import run_stages
