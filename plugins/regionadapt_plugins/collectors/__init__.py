@@ -6,9 +6,17 @@ from regionadapt.hookspecs import hookimpl
 
 @hookimpl
 def register_collectors(register):
+    from regionadapt_plugins.collectors.dual_caption import DualCaptionCollector
     from regionadapt_plugins.collectors.files import FilesCollector
     from regionadapt_plugins.collectors.hf import HFCollector
+    from regionadapt_plugins.collectors.translate import TranslateCollector
     from regionadapt_plugins.collectors.webdataset import WebDatasetCollector
 
-    for cls in (FilesCollector, HFCollector, WebDatasetCollector):
+    for cls in (
+        FilesCollector,
+        HFCollector,
+        WebDatasetCollector,
+        TranslateCollector,
+        DualCaptionCollector,
+    ):
         register(cls)
