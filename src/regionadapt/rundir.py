@@ -182,37 +182,30 @@ class RunDir:
         os.replace(tmp, final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        rec = StageRecord(
-            stage=stage,
-            status="done",
-            input_hash=input_hash,
-            output_hash=hash_tree(final),
-            started=_dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(
-                timespec="seconds"
-            ),
-            seconds=round(time.time() - started, 2),
-            versions=package_versions(),
-            summary=summary,
+        return self._store(
+            stage, "done", input_hash, started, output_hash=hash_tree(final), summary=summary
         )
-        records = self.manifest()
-        records[stage] = rec
-        self._save(records)
-        return rec
 
     def fail(
         self, stage: str, tmp: Path, input_hash: str, started: float, error: str
     ) -> StageRecord:
         shutil.rmtree(tmp, ignore_errors=True)
+        return self._store(stage, "failed", input_hash, started, error=error)
+
+    def _store(
+        self, stage: str, status: str, input_hash: str, started: float, **fields: Any
+    ) -> StageRecord:
+        """Write one stage's record into the manifest (atomically) and return it."""
         rec = StageRecord(
             stage=stage,
-            status="failed",
+            status=status,
             input_hash=input_hash,
             started=_dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(
                 timespec="seconds"
             ),
             seconds=round(time.time() - started, 2),
             versions=package_versions(),
-            error=error,
+            **fields,
         )
         records = self.manifest()
         records[stage] = rec
