@@ -14,9 +14,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from regionadapt.components import Collector, Context
 from regionadapt.data.skip import Skip
-from regionadapt.errors import ConfigError, StageError
+from regionadapt.errors import StageError
 from regionadapt.schema import Strict
 from regionadapt_plugins.collectors.nested import SourceSpec, build_source, pick_device
 
@@ -99,16 +101,14 @@ class DualCaptionCollector(Collector):
         emit_both: bool = False
         # Language of the model's captions (for the <id>-cap samples).
         caption_lang: str = "eng"
-        batch_size: int = 8
-        max_new_tokens: int = 32
+        batch_size: int = Field(default=8, ge=1)
+        max_new_tokens: int = Field(default=32, ge=1)
         device: str = "auto"
         trust_remote_code: bool = False
 
     def __init__(self, params: Mapping[str, Any] | None = None, *, where: str = "") -> None:
         super().__init__(params, where=where)
         p = self.params
-        if p.batch_size < 1 or p.max_new_tokens < 1:
-            raise ConfigError(f"{where or 'dual-caption params'}: batch_size, max_new_tokens >= 1")
         self.source = build_source(p.source, where.removesuffix(".params") or "dual-caption")
 
     def collect(self, ctx: Context) -> Iterator[dict[str, Any] | Skip]:

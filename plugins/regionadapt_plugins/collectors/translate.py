@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from regionadapt.components import Collector, Context
 from regionadapt.data.skip import Skip
 from regionadapt.errors import ConfigError, StageError
@@ -134,8 +136,8 @@ class TranslateCollector(Collector):
         lang_codes: dict[str, str] = {}
         source_lang: str = "eng"
         keep_source: bool = False
-        batch_size: int = 16
-        max_new_tokens: int = 128
+        batch_size: int = Field(default=16, ge=1)
+        max_new_tokens: int = Field(default=128, ge=1)
         backend: str = "transformers"
         device: str = "auto"
         trust_remote_code: bool = False
@@ -143,8 +145,6 @@ class TranslateCollector(Collector):
     def __init__(self, params: Mapping[str, Any] | None = None, *, where: str = "") -> None:
         super().__init__(params, where=where)
         p = self.params
-        if p.batch_size < 1 or p.max_new_tokens < 1:
-            raise ConfigError(f"{where or 'translate params'}: batch_size and max_new_tokens >= 1")
         if p.backend not in TRANSLATORS:
             raise ConfigError(
                 f"{where or 'translate params'}.backend: unknown {p.backend!r}; "
