@@ -126,12 +126,12 @@ BAD_CONFIGS = {
         ["embedding.merge", "unknown merge method 'lerp'", "valid choices:", "linear", "ties"],
     ),
     "bad-tune-param": (
-        ("lr = 1e-3", "lr = -1"),
+        ("lr = 3e-3", "lr = -1"),
         ConfigError,
         ["[embedding.tune]", "lr", "greater than 0"],
     ),
     "unknown-tune-param": (
-        ("lr = 1e-3", "learning_rate = 1e-3"),
+        ("lr = 3e-3", "learning_rate = 3e-3"),
         ConfigError,
         ["[embedding.tune]", "learning_rate: unknown key"],
     ),

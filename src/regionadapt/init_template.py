@@ -74,12 +74,14 @@ params = {{}}             # for a real model use source = "params" and e.g.
                          # params = {{ model = "hf-hub:timm/ViT-SO400M-14-SigLIP2" }}
 
 [embedding.tune]
-# The demo's small model learns fast; the GG-EZ paper's recipe for SigLIP2-SO400M is
+# The demo's small model learns fast, and at this rate forgets part of the global world
+# as real fine-tuning does (the merge then wins it back); the GG-EZ paper's recipe for
+# SigLIP2-SO400M is
 # method = "full", batch_size = 128, lr = 5e-6, epochs = 2 (what `init --model` writes).
 method = "full"          # "full" or "lora" (adapters fused before the merge)
 epochs = 8
 batch_size = 128
-lr = 1e-3
+lr = 3e-3
 weight_decay = 0.1
 warmup_ratio = 0.05      # then linear decay to 0 (AdamW)
 processes = 1            # >1: DDP worker processes (torchrun; GPUs or CPU/gloo)
