@@ -10,12 +10,14 @@ def register_collectors(register):
     from regionadapt_plugins.collectors.files import FilesCollector
     from regionadapt_plugins.collectors.hf import HFCollector
     from regionadapt_plugins.collectors.translate import TranslateCollector
+    from regionadapt_plugins.collectors.url_list import UrlListCollector
     from regionadapt_plugins.collectors.webdataset import WebDatasetCollector
 
     for cls in (
         FilesCollector,
         HFCollector,
         WebDatasetCollector,
+        UrlListCollector,
         TranslateCollector,
         DualCaptionCollector,
     ):

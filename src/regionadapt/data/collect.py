@@ -2,12 +2,14 @@
 
 Samples are streamed into an Arrow file (bounded memory whatever the source size), then saved
 with ``datasets.save_to_disk``. Every item a source yields is either written or skipped with a
-reason; a source that fails outright (unreachable, missing) is recorded with its error and the
-other sources still run.
+reason; every skip is listed in ``skipped.jsonl`` (source, reason, item, detail: e.g. each URL
+whose owner opted out of AI use), the stats count them by reason; a source that fails outright
+(unreachable, missing) is recorded with its error and the other sources still run.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from collections.abc import Iterable
@@ -67,7 +69,7 @@ def _new_source_stats(collector: Collector) -> dict[str, Any]:
 
 
 def _run_source(
-    collector: Collector, label: str, ctx: Context, writer: Any, seen: set[str]
+    collector: Collector, label: str, ctx: Context, writer: Any, seen: set[str], skip_log: Any
 ) -> dict[str, Any]:
     st = _new_source_stats(collector)
     reasons: Counter[str] = Counter()
@@ -79,6 +81,8 @@ def _run_source(
         ex = examples.setdefault(s.reason, [])
         if len(ex) < MAX_EXAMPLES:
             ex.append(str(s))
+        record = {"source": label, "reason": s.reason, "item": s.where, "detail": s.detail}
+        skip_log.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     try:
         items: Iterable[Any] = collector.collect(ctx)
@@ -103,7 +107,8 @@ def _run_source(
 
 
 def run_collect(sources: list[tuple[Collector, str]], ctx: Context, out_dir: Path) -> dict:
-    """Run each ``(collector, label)``; write ``out_dir/dataset`` and ``out_dir/stats.json``.
+    """Run each ``(collector, label)``; write ``out_dir/dataset``, ``out_dir/stats.json`` and
+    ``out_dir/skipped.jsonl`` (one line per skipped item).
 
     Returns the stats: per source read/written/skipped with reasons and examples, plus totals.
     """
@@ -128,9 +133,10 @@ def run_collect(sources: list[tuple[Collector, str]], ctx: Context, out_dir: Pat
     seen: set[str] = set()
     writer = ArrowWriter(features=features(), path=str(arrow_path), writer_batch_size=500)
     try:
-        for collector, label in sources:
-            ctx.log(f"collect: {label} ({collector.name})")
-            stats["sources"][label] = _run_source(collector, label, ctx, writer, seen)
+        with open(out_dir / "skipped.jsonl", "w", encoding="utf-8") as skip_log:
+            for collector, label in sources:
+                ctx.log(f"collect: {label} ({collector.name})")
+                stats["sources"][label] = _run_source(collector, label, ctx, writer, seen, skip_log)
         writer.finalize()
     finally:
         writer.close()
