@@ -191,3 +191,69 @@ def test_dual_caption_single_output_and_bad_path(tmp_path, ved_dir):
     col = build("collectors", "dual-caption", {"source": src, "captioner": str(tmp_path / "x")})
     with pytest.raises(StageError, match=r"dual-caption collector: captioner: cannot load"):
         list(col.collect(make_ctx(tmp_path)))
+
+
+@pytest.fixture(scope="module")
+def llava_dir(tmp_path_factory):
+    """A tiny LLaVA-style chat model (CLIP vision tower + Llama decoder) with its processor:
+    the AutoProcessor path of the captioner, prompt included."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    torch.manual_seed(0)
+    specials = ["<pad>", "</s>", "<unk>", "<s>", "<image>"]
+    vocab = {w: i for i, w in enumerate(specials + ["USER:", "ASSISTANT:", "describe"] + WORDS)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>",
+                                  unk_token="<unk>", bos_token="<s>")  # fmt: skip
+    tok.add_tokens(["<image>"], special_tokens=True)  # split out even when repeated unspaced
+    image_id = vocab["<image>"]
+    vision = CLIPVisionConfig(image_size=32, patch_size=16, hidden_size=16, intermediate_size=32,
+                              num_hidden_layers=1, num_attention_heads=2, projection_dim=16)  # fmt: skip
+    text = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32,
+                       num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                       max_position_embeddings=64, pad_token_id=0, bos_token_id=3,
+                       eos_token_id=1)  # fmt: skip
+    cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_id,
+                      vision_feature_select_strategy="default", vision_feature_layer=-1)  # fmt: skip
+    model = LlavaForConditionalGeneration(cfg)
+    gen = model.generation_config
+    gen.pad_token_id, gen.eos_token_id, gen.bos_token_id = 0, 1, 3
+    gen.min_new_tokens = 2
+    gen.suppress_tokens = [0, 2, 3, image_id] + [
+        vocab[w] for w in ("USER:", "ASSISTANT:", "describe")
+    ]
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                           crop_size={"height": 32, "width": 32}),
+        tokenizer=tok, patch_size=16, vision_feature_select_strategy="default",
+        image_token="<image>", num_additional_image_tokens=1,
+    )  # fmt: skip
+    out = tmp_path_factory.mktemp("llava")
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def test_dual_caption_with_a_chat_model_and_prompt(tmp_path, llava_dir):
+    src = _manifest(tmp_path, _rows())
+    prompt = "USER: <image> describe ASSISTANT:"
+    s, out = _run(tmp_path, "dual-caption", {"source": src, "captioner": str(llava_dir),
+                                             "prompt": prompt, "batch_size": 2,
+                                             "max_new_tokens": 4})  # fmt: skip
+    assert set(out) == {"a", "b", "c"}
+    for row in out.values():
+        cap = json.loads(row["meta"])["model_caption"]
+        words = cap.split()
+        # the echoed prompt (and its image placeholders) is cut off: only new words remain
+        assert 2 <= len(words) <= 4 and set(words) <= set(WORDS), cap

@@ -52,6 +52,9 @@ class Captioner:
 
                 self.processor = AutoProcessor.from_pretrained(model, **kw)
                 self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+                if not getattr(config, "is_encoder_decoder", False):
+                    # A decoder-only model continues the last token: pad prompts on the left.
+                    self.tokenizer.padding_side = "left"
             self.model = AutoModelForImageTextToText.from_pretrained(model, **kw)
         except Exception as exc:  # missing folder, unknown id offline, not image-to-text
             raise StageError(
