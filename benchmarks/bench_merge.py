@@ -88,13 +88,18 @@ def measure(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
 
 
 def ours_cmd(method: str, base: Path, tuned: Path, out: Path, params: dict) -> list[str]:
+    params = dict(params)
+    workers = params.pop("workers")
     if method == "linear":
         models = [str(tuned), str(base)]
-        call = f"merge_checkpoints('linear', {models!r}, {str(out)!r}, weights=[0.5, 0.5])"
+        call = (
+            f"merge_checkpoints('linear', {models!r}, {str(out)!r}, weights=[0.5, 0.5], "
+            f"workers={workers})"
+        )
     else:
         call = (
             f"merge_checkpoints('ties', [{str(tuned)!r}], {str(out)!r}, base={str(base)!r}, "
-            f"params={params!r})"
+            f"params={params!r}, workers={workers})"
         )
     return [sys.executable, "-c", f"from regionadapt.merge import merge_checkpoints; {call}"]
 
@@ -156,10 +161,17 @@ def main() -> None:
     print(f"inputs: 2 checkpoints x {size:.2f} GB (bf16, 3 shards)")
     rows = []
     variants = {
-        "linear": [("regionadapt", {})],
+        "linear": [
+            ("regionadapt workers=1", {"workers": 1}),
+            ("regionadapt workers=2", {"workers": 2}),
+        ],
         "ties": [
-            ("regionadapt", {"density": 0.5, "tie_break": "mergekit"}),
-            ("regionadapt tie_break=index", {"density": 0.5, "tie_break": "index"}),
+            ("regionadapt workers=1", {"density": 0.5, "workers": 1}),
+            ("regionadapt workers=2", {"density": 0.5, "workers": 2}),
+            (
+                "regionadapt workers=2 tie_break=index",
+                {"density": 0.5, "tie_break": "index", "workers": 2},
+            ),
         ],
     }
     for method in args.methods.split(","):

@@ -168,3 +168,26 @@ def test_existing_output_refused_unless_overwrite(pair, tmp_path):
     assert not (out / "keep.txt").exists()
     assert (out / "model.safetensors").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    "method,params", [("ties", {"density": 0.3}), ("dare-ties", {"drop_rate": 0.5})]
+)
+def test_workers_give_the_same_bytes_as_one(tmp_path, method, params):
+    """Tensors merged in threads come out in plan order and, per tensor key, with the same
+    random stream (DARE): the files are identical to a one-thread merge."""
+    shapes = {f"l{i}.weight": (64, 48 + i) for i in range(12)} | {"step": ()}
+    base = random_state(0, torch.bfloat16, shapes)
+    base["step"] = torch.tensor(7)
+    tuned = {k: (v + 0.01 * torch.randn_like(v.float())).to(v.dtype) if k != "step" else v
+             for k, v in base.items()}  # fmt: skip
+    save_sharded(base, tmp_path / "base", 3)
+    save_sharded(tuned, tmp_path / "tuned", 3)
+    outs = {}
+    for workers in (1, 3):
+        out = tmp_path / f"out-{workers}"
+        report = merge_checkpoints(method, [tmp_path / "tuned"], out, base=tmp_path / "base",
+                                   params=params, max_shard_bytes=20_000, workers=workers)  # fmt: skip
+        assert report.tensors == len(shapes)
+        outs[workers] = {p.name: p.read_bytes() for p in sorted(out.glob("*.safetensors*"))}
+    assert len(outs[1]) > 2 and outs[1] == outs[3]

@@ -76,6 +76,11 @@ def magnitude_trim(delta: Any, density: float, tie_break: str = "mergekit") -> A
     w = delta.abs().reshape(-1)
     if w.dtype != torch.float64:
         w = w.float()
+    if tie_break == "mergekit" and _ties_likely(w):
+        # Deltas of bfloat16/float16 checkpoints repeat values so often that ties straddle the
+        # cut-off nearly always: the sort is needed anyway and the threshold would be wasted
+        # work (measured: ~25% of the sort's time). The output is the same either way.
+        return delta * _top_k_like_mergekit(w, k).reshape(delta.shape).to(delta.dtype)
     thr = torch.kthvalue(w, n - k + 1).values
     if thr == 0:
         keep = w > 0  # kept zeros would stay zero: the result is the same either way
@@ -84,8 +89,7 @@ def magnitude_trim(delta: Any, density: float, tie_break: str = "mergekit") -> A
         n_keep = int(keep.sum())
         if n_keep != k:  # equal magnitudes straddle the cut-off
             if tie_break == "mergekit":
-                keep = torch.zeros(n, dtype=torch.bool)
-                keep[torch.argsort(w, descending=True)[:k]] = True
+                keep = _top_k_like_mergekit(w, k)
             else:
                 equal = w == thr
                 surplus = n_keep - k
@@ -93,6 +97,26 @@ def magnitude_trim(delta: Any, density: float, tie_break: str = "mergekit") -> A
                 ranks = torch.cumsum(equal.flip(0).to(torch.int32), 0).flip(0)
                 keep &= ~(equal & (ranks <= surplus))
     return delta * keep.reshape(delta.shape).to(delta.dtype)
+
+
+def _top_k_like_mergekit(w: Any, k: int) -> Any:
+    """mergekit's own selection: the first k of ``argsort(descending=True)``. The sort is not
+    stable, so which of equal values it puts first is only known by running it."""
+    import torch
+
+    keep = torch.zeros(w.numel(), dtype=torch.bool)
+    keep[torch.argsort(w, descending=True)[:k]] = True
+    return keep
+
+
+def _ties_likely(w: Any, sample: int = 65_536) -> bool:
+    """True when a strided sample of ``w`` repeats values (more than 5% duplicates)."""
+    import torch
+
+    if w.numel() <= sample:
+        return False  # small: the threshold is cheap whatever happens
+    picked = w[:: w.numel() // sample]
+    return torch.unique(picked).numel() < 0.95 * picked.numel()
 
 
 def dare_drop(delta: Any, drop_rate: float, generator: Any) -> Any:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from regionadapt.merge.safetensors_io import (
 )
 
 PROVENANCE_FILE = "regionadapt_merge.json"
+DEFAULT_MAX_WORKERS = 4  # more rarely pays: the merge becomes bound by memory bandwidth and disk
 
 
 @dataclass
@@ -113,14 +117,22 @@ class _UnitMerger:
         out_tag: str | None,
         seed: int,
         reader: TensorReader,
+        workers: int = 1,
     ) -> None:
         self.method = method
         self.weights = weights
         self.out_tag = out_tag
         self.seed = seed
         self.reader = reader
+        self.workers = workers
         self.tensors = 0
         self.bytes_in = 0
+        self._count_lock = threading.Lock()  # tensors are produced by several threads
+
+    def _count(self, tensors: int, nbytes: int) -> None:
+        with self._count_lock:
+            self.tensors += tensors
+            self.bytes_in += nbytes
 
     def out_tags(self, unit: WeightUnit) -> dict[str, str]:
         tags = {}
@@ -137,10 +149,10 @@ class _UnitMerger:
         infos = [u.tensors[name] for u in units]
         first = infos[0]
         out_dtype = torch_dtype(tag)
-        self.tensors += 1
+        self._count(1, 0)
         if first.dtype not in FLOAT_TAGS:
             # Integer/bool buffers (position ids, step counters) cannot be averaged: copied.
-            self.bytes_in += first.nbytes
+            self._count(0, first.nbytes)
             return self.reader.read(first)
         # Compute in the widest of the input and output dtypes (float32 when bfloat16 meets
         # float16), so no precision is thrown away before the arithmetic; a narrower output is
@@ -152,7 +164,7 @@ class _UnitMerger:
         work = torch_dtype(work_tag)
 
         def load(info: Any) -> Any:
-            self.bytes_in += info.nbytes
+            self._count(0, info.nbytes)
             t = self.reader.read(info)
             return t if t.dtype == work else t.to(work)
 
@@ -176,7 +188,59 @@ class _UnitMerger:
         def produce(name: str, tag: str) -> Any:
             return self.merged(f"{ref.logical}:{name}", units, base, name, tag)
 
-        return write_streamed(tmp, ref, self.out_tags(ref), max_bytes, produce)
+        return write_streamed(tmp, ref, self.out_tags(ref), max_bytes, produce, self.workers)
+
+
+# Results merged ahead of the writer: up to this many per worker and this many output bytes.
+# A finished result holds only its output tensor; the large working memory (inputs, deltas,
+# sort indices) exists for the ``workers`` tensors being computed. The look-ahead lets small
+# tensors proceed while one worker is busy with a large one (an embedding matrix).
+AHEAD_PER_WORKER = 4
+AHEAD_BYTES = 2 * 2**30
+
+
+def _produced_in_order(
+    planned: list[PlannedTensor], produce: Callable[[str, str], Any], workers: int
+) -> Iterator[Any]:
+    """``produce`` for each planned tensor, yielded in plan order. With ``workers`` > 1 the
+    next tensors are merged in threads while one is written: torch's kernels and the reads
+    release the GIL, and single-threaded kernels (the sort behind TIES' top-k) then run side
+    by side. Memory stays bounded (see AHEAD_PER_WORKER, AHEAD_BYTES)."""
+    if workers <= 1:
+        for t in planned:
+            yield produce(t.name, t.dtype)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="merge")
+    pending: deque[tuple[Future, int]] = deque()
+    todo = deque(planned)
+    ahead_bytes = 0
+
+    def fill() -> None:
+        nonlocal ahead_bytes
+        while todo and (
+            len(pending) < workers
+            or (
+                len(pending) < AHEAD_PER_WORKER * workers
+                and ahead_bytes + todo[0].nbytes <= AHEAD_BYTES
+            )
+        ):
+            t = todo.popleft()
+            pending.append((pool.submit(produce, t.name, t.dtype), t.nbytes))
+            ahead_bytes += t.nbytes
+
+    try:
+        fill()
+        while pending:
+            future, nbytes = pending.popleft()
+            result = future.result()
+            ahead_bytes -= nbytes
+            fill()
+            yield result
+            del result
+    finally:
+        for future, _ in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
 
 
 def write_streamed(
@@ -185,24 +249,28 @@ def write_streamed(
     tags: dict[str, str],
     max_bytes: int,
     produce: Callable[[str, str], Any],
+    workers: int = 1,
 ) -> tuple[list[str], int]:
     """Write one weight unit laid out like ``ref`` (tensor names, order, shapes) with the
     dtypes in ``tags``, sharded above ``max_bytes``; ``produce(name, tag)`` makes each tensor
-    just before it is written. Returns the files written and their byte count."""
+    just before it is written (``workers`` > 1: that many ahead, in threads). Returns the
+    files written and their byte count."""
     shards = _shard_plan(ref, tags, max_bytes)
     names = _shard_names(ref.logical, len(shards))
     meta = dict(ref.metadata)
     meta.setdefault("format", "pt")
     written, total, weight_map = [], 0, {}
+    results = _produced_in_order([t for shard in shards for t in shard], produce, workers)
     for shard, rel in zip(shards, names, strict=True):
         writer = StreamingWriter(tmp / rel, shard, meta)
         try:
             for planned in shard:
-                writer.write(planned.name, produce(planned.name, planned.dtype))
+                writer.write(planned.name, next(results))
                 weight_map[planned.name] = Path(rel).name
             writer.close()
         except BaseException:
             writer.abort()
+            results.close()
             raise
         written.append(rel)
         total += writer.bytes_written
@@ -259,6 +327,7 @@ def merge_checkpoints(
     max_shard_bytes: int = 5 * 2**30,
     seed: int = 0,
     overwrite: bool = False,
+    workers: int | None = None,
 ) -> MergeReport:
     """Merge checkpoints tensor by tensor with a registered method; see docs/merging.md.
 
@@ -267,6 +336,9 @@ def merge_checkpoints(
     files (sharded above ``max_shard_bytes``, with an index) plus copies of its other files.
     For two models, ``linear`` with weights ``[b, 1 - b]`` is ``torch.lerp(models[1],
     models[0], b)``: b=0 gives models[1] exactly, b=1 gives models[0] exactly.
+    ``workers`` tensors are merged at once in threads (default: the CPU count, at most
+    ``DEFAULT_MAX_WORKERS``); the output is the same bit for bit, memory grows with the
+    tensors in flight; ``workers=1`` uses the least memory.
     """
     start = time.perf_counter()
     impl = get_method(method, params)
@@ -276,6 +348,10 @@ def merge_checkpoints(
     w = impl.resolve_weights(weights, len(models))
     if max_shard_bytes <= 0:
         raise MergeError(f"max_shard_bytes must be positive (got {max_shard_bytes})")
+    if workers is None:
+        workers = min(DEFAULT_MAX_WORKERS, os.cpu_count() or 1)
+    if workers < 1:
+        raise MergeError(f"workers must be at least 1 (got {workers})")
     out_tag = check_dtype_name(dtype)
     ckpts, base_ckpt = open_and_check(models, base, files, dtype)
     if out.exists() and not overwrite:
@@ -289,7 +365,7 @@ def merge_checkpoints(
     tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     reader = TensorReader()
-    merger = _UnitMerger(impl, w, out_tag, seed, reader)
+    merger = _UnitMerger(impl, w, out_tag, seed, reader, workers)
     written: list[str] = []
     bytes_out = 0
     try:

@@ -13,7 +13,9 @@ The header parsing is torch-free, so the pre-flight check costs no torch import.
 from __future__ import annotations
 
 import json
+import os
 import struct
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,35 +134,64 @@ def torch_dtype(tag: str) -> Any:
 
 
 class TensorReader:
-    """Reads tensors by plain positioned reads; keeps at most a few file handles open."""
+    """Reads tensors by positioned reads (``os.preadv``: no shared file offset, so several
+    threads may read at once); keeps at most a few file handles open."""
 
     def __init__(self) -> None:
         self._files: dict[Path, BinaryIO] = {}
+        self._lock = threading.Lock()
+        self._readers = 0  # reads in progress: handles are closed only when none are
+
+    def _handle(self, path: Path) -> BinaryIO:
+        with self._lock:
+            fh = self._files.get(path)
+            if fh is None:
+                if len(self._files) >= 8 and self._readers == 0:
+                    self._close_all()
+                fh = self._files[path] = open(path, "rb", buffering=0)
+            self._readers += 1
+            return fh
 
     def read(self, info: TensorInfo) -> Any:
         import torch
 
-        fh = self._files.get(info.path)
-        if fh is None:
-            if len(self._files) >= 8:
-                self.close()
-            fh = self._files[info.path] = open(info.path, "rb", buffering=0)
         buf = torch.empty(info.nbytes, dtype=torch.uint8)
         if info.nbytes:
-            fh.seek(info.start)
-            view = memoryview(buf.numpy())
-            got = 0
-            while got < info.nbytes:
-                k = fh.readinto(view[got:])
-                if not k:
-                    raise MergeError(f"{info.path}: unexpected end of file in tensor {info.name!r}")
-                got += k
+            fh = self._handle(info.path)
+            try:
+                view = memoryview(buf.numpy())
+                got = 0
+                while got < info.nbytes:
+                    k = _read_at(fh, view[got:], info.start + got)
+                    if not k:
+                        raise MergeError(
+                            f"{info.path}: unexpected end of file in tensor {info.name!r}"
+                        )
+                    got += k
+            finally:
+                with self._lock:
+                    self._readers -= 1
         return buf.view(torch_dtype(info.dtype)).reshape(info.shape)
 
-    def close(self) -> None:
+    def _close_all(self) -> None:
         for fh in self._files.values():
             fh.close()
         self._files.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_all()
+
+
+_seek_lock = threading.Lock()
+
+
+def _read_at(fh: BinaryIO, view: memoryview, offset: int) -> int:
+    if hasattr(os, "preadv"):
+        return os.preadv(fh.fileno(), [view], offset)
+    with _seek_lock:  # no positioned read on this platform (Windows): one reader at a time
+        fh.seek(offset)
+        return fh.readinto(view) or 0
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@
     files = ["unet/diffusion_pytorch_model.safetensors"]   # optional; default: every weight file
     max_shard_bytes = 5368709120                           # optional
     overwrite = false                                      # optional
+    workers = 2                 # optional; tensors merged at once (default: CPUs, at most 4)
     [params]
     density = 0.5
     [[models]]
@@ -49,6 +50,7 @@ class MergeConfig(Strict):
     files: list[str] | None = None
     max_shard_bytes: int = Field(5 * 2**30, gt=0)
     overwrite: bool = False
+    workers: int | None = Field(None, ge=1)
 
 
 def load_config(path: Path) -> MergeConfig:
@@ -87,6 +89,7 @@ def run_config(path: Path) -> MergeReport:
             max_shard_bytes=cfg.max_shard_bytes,
             seed=cfg.seed,
             overwrite=cfg.overwrite,
+            workers=cfg.workers,
         )
     except MergeError as exc:
         if str(exc).startswith(str(path)):
