@@ -143,14 +143,15 @@ def _safe_batch(f: Filter, rows: list[dict[str, Any]]) -> list[Any]:
         return results
 
 
-def _map(ds, fn, executor: str, workers: int, batch_size: int) -> dict[str, list]:
-    """Apply ``fn`` (batch -> columns) to every row of ``ds``; the columns, in row order."""
-    if len(ds) == 0:
+def _map(ds, alive: list[int], fn, executor: str, workers: int, batch_size: int) -> dict[str, list]:
+    """Apply ``fn`` (batch -> columns) to the rows ``alive`` of ``ds``; the columns, in order."""
+    if not alive:
         return {}
     if executor == "ray":
         from regionadapt.data.ray_exec import ray_map
 
-        return ray_map(ds, fn, workers, batch_size)
+        return ray_map(ds, alive, fn, workers, batch_size)  # the workers read the files
+    ds = ds.select(alive, keep_in_memory=True)
     num_proc = min(workers, len(ds)) if workers > 1 else None
     out = ds.map(
         fn,
@@ -214,16 +215,15 @@ def run_filters(
             for i in group:
                 seen[i] = 0
             continue
-        sub = ds.select(alive, keep_in_memory=True)
         first = filters[group[0]]
         if getattr(first, "stateful", False):
             seen[group[0]] = len(alive)
             ctx.log(f"filter: {labels[group[0]]} on {len(alive)} samples")
             key_pass = _KeyPass([first], ctx)
-            cols = _map(sub, key_pass, executor, workers, batch_size)
+            cols = _map(ds, alive, key_pass, executor, workers, batch_size)
             keys = [json.loads(k) for k in cols["_key"]]
             key_pass.ensure()  # decide_all runs here, in the main process
-            decisions = _decide_all(first, keys, sub["id"])
+            decisions = _decide_all(first, keys, ds.select(alive, keep_in_memory=True)["id"])
             still = []
             for row, res in zip(alive, decisions, strict=True):
                 reason = as_reason(res)
@@ -235,7 +235,8 @@ def run_filters(
         else:
             ctx.log(f"filter: {', '.join(labels[i] for i in group)} on {len(alive)} samples")
             cols = _map(
-                sub,
+                ds,
+                alive,
                 _RowPass([filters[i] for i in group], [labels[i] for i in group], ctx),
                 executor,
                 workers,
