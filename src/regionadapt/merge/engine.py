@@ -1,7 +1,7 @@
 """The streaming merge engine: one tensor at a time from every input, written straight to disk.
 
-Peak memory is the tensors of one name (one per input, plus the base) and the result; it does
-not grow with the model. The output is built in a hidden sibling folder and renamed into place
+Peak memory is, per worker thread, the tensors of one name (one per input, plus the base) and
+the result, plus a bounded look-ahead of finished results; it does not grow with the model. The output is built in a hidden sibling folder and renamed into place
 when complete, so a failed or killed merge never leaves a half-written output at ``out``.
 """
 
@@ -253,8 +253,8 @@ def write_streamed(
 ) -> tuple[list[str], int]:
     """Write one weight unit laid out like ``ref`` (tensor names, order, shapes) with the
     dtypes in ``tags``, sharded above ``max_bytes``; ``produce(name, tag)`` makes each tensor
-    just before it is written (``workers`` > 1: that many ahead, in threads). Returns the
-    files written and their byte count."""
+    just before it is written (with ``workers`` > 1, a few ahead in that many threads).
+    Returns the files written and their byte count."""
     shards = _shard_plan(ref, tags, max_bytes)
     names = _shard_names(ref.logical, len(shards))
     meta = dict(ref.metadata)
