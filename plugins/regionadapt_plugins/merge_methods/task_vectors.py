@@ -175,8 +175,27 @@ def merge_task_vectors(
 
 
 class _TaskVectorMethod(MergeMethod):
+    """The task-vector family differs only in how each delta is sparsified and whether signs
+    are elected (``consensus``): one ``merge_tensor`` for all of them."""
+
     needs_base: ClassVar[bool] = True
     default_weights: ClassVar[str] = "one"
+    consensus: ClassVar[bool] = False
+
+    def sparsify(self, delta: Any, generator: Any) -> Any:
+        return delta
+
+    def merge_tensor(self, tensors, weights, base, key, generator):
+        p = self.params
+        return merge_task_vectors(
+            tensors,
+            weights,
+            base,
+            lam=p.lambda_,
+            normalize=p.normalize,
+            consensus=self.consensus,
+            sparsify=lambda d, i: self.sparsify(d, generator),
+        )
 
 
 class TaskArithmetic(_TaskVectorMethod):
@@ -190,12 +209,6 @@ class TaskArithmetic(_TaskVectorMethod):
     Params = TaskArithmeticParams
     allow_negative_weights: ClassVar[bool] = True
 
-    def merge_tensor(self, tensors, weights, base, key, generator):
-        p = self.params
-        return merge_task_vectors(
-            tensors, weights, base, lam=p.lambda_, normalize=p.normalize, consensus=False
-        )
-
 
 class Ties(_TaskVectorMethod):
     name = "ties"
@@ -207,18 +220,10 @@ class Ties(_TaskVectorMethod):
     )
     reference_url = "https://arxiv.org/abs/2306.01708"
     Params = TiesParams
+    consensus: ClassVar[bool] = True
 
-    def merge_tensor(self, tensors, weights, base, key, generator):
-        p = self.params
-        return merge_task_vectors(
-            tensors,
-            weights,
-            base,
-            lam=p.lambda_,
-            normalize=p.normalize,
-            consensus=True,
-            sparsify=lambda d, i: magnitude_trim(d, p.density, p.tie_break),
-        )
+    def sparsify(self, delta, generator):
+        return magnitude_trim(delta, self.params.density, self.params.tie_break)
 
 
 class DareLinear(_TaskVectorMethod):
@@ -234,20 +239,11 @@ class DareLinear(_TaskVectorMethod):
     stochastic: ClassVar[bool] = True
     allow_negative_weights: ClassVar[bool] = True
 
-    def merge_tensor(self, tensors, weights, base, key, generator):
-        p = self.params
-        return merge_task_vectors(
-            tensors,
-            weights,
-            base,
-            lam=p.lambda_,
-            normalize=p.normalize,
-            consensus=False,
-            sparsify=lambda d, i: dare_drop(d, p.drop_rate, generator),
-        )
+    def sparsify(self, delta, generator):
+        return dare_drop(delta, self.params.drop_rate, generator)
 
 
-class DareTies(_TaskVectorMethod):
+class DareTies(DareLinear):
     name = "dare-ties"
     description = (
         "DARE-TIES: DARE's random drop with 1/(1 - drop_rate) rescale, then TIES' sign "
@@ -255,16 +251,5 @@ class DareTies(_TaskVectorMethod):
     )
     reference_url = "https://arxiv.org/abs/2311.03099"
     Params = DareTiesParams
-    stochastic: ClassVar[bool] = True
-
-    def merge_tensor(self, tensors, weights, base, key, generator):
-        p = self.params
-        return merge_task_vectors(
-            tensors,
-            weights,
-            base,
-            lam=p.lambda_,
-            normalize=p.normalize,
-            consensus=True,
-            sparsify=lambda d, i: dare_drop(d, p.drop_rate, generator),
-        )
+    consensus: ClassVar[bool] = True
+    allow_negative_weights: ClassVar[bool] = False
