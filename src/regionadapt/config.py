@@ -49,15 +49,15 @@ class ModelConfig(Strict):
     backend: str
     # Passed to the backend's ModelParams (model id or path, pretrained tag, precision...).
     params: dict[str, Any] = Field(default_factory=dict)
-    # "demo-world": the model is the demo world's cached base model, built on first use.
-    source: Literal["params", "demo-world"] = "params"
+    # "params": the model is what `params` names. Any other name is a model source a plugin
+    # provides (the demo world's "demo-world": its cached base model, built on first use).
+    source: str = Field(default="params", min_length=1)
 
 
 class MergeConfig(Strict):
     method: str = "linear"
     grid: list[float] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
-    select: Literal["grp"] = "grp"
     # Keep only candidates whose global score is at least this share of the base model's.
     min_global_retention: float = Field(default=0.0, ge=0.0, le=1.0)
     dtype: Literal["float32", "bfloat16", "float16"] | None = None

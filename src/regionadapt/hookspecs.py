@@ -19,6 +19,7 @@ import pluggy
 if TYPE_CHECKING:  # only for type checkers: keeps start-up free of heavy imports
     import typer
 
+    from regionadapt.components import ModelSource
     from regionadapt.rundir import RunDir, StageRecord
 
 hookspec = pluggy.HookspecMarker("regionadapt")
@@ -89,6 +90,22 @@ def register_datasets(register: Callable[[type], None]) -> None:
     demo world) into the common benchmark schema that evaluators read. Called once per process,
     when a loader is first needed.
     """
+
+
+@hookspec(firstresult=True)
+def resolve_model_source(source: str, arch: str) -> ModelSource | None:
+    """Resolve ``[<arch>.model] source = "<source>"`` to a :class:`~regionadapt.components.ModelSource`.
+
+    Return None when this plugin does not provide ``source`` for ``arch``. Stops at the first
+    non-None result. Called when a project opens (to validate the name) and by ``init``: it must
+    be cheap; building the model belongs in the returned ``ModelSource.build``. The demo world
+    answers ``source = "demo-world"`` for each architecture it has a base model for.
+    """
+
+
+@hookspec
+def model_sources(arch: str) -> list[str]:
+    """The model-source names this plugin provides for ``arch`` (for error messages and docs)."""
 
 
 @hookspec

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from regionadapt import metrics
-from regionadapt.components import Backend, Context, EvalResult, build
+from regionadapt.components import Backend, Context, EvalResult, ModelSource, build
 from regionadapt.config import ArchConfig, ProjectConfig, load_config
 from regionadapt.errors import ConfigError, PluginError, RegionAdaptError, StageError
 from regionadapt.packs import RegionPack, get_pack
@@ -26,11 +26,6 @@ from regionadapt.plugins import pm, registry
 from regionadapt.progress import log
 from regionadapt.rundir import STAGES, RunDir, atomic_write_json, hash_json
 from regionadapt.schema import validate
-
-DEMO_NOTE = (
-    "DEMO WORLD: generated pictures and a small model; shows the method, not real-model results"
-)
-
 
 def ratio_label(b: float) -> str:
     return f"b={b:g}"
@@ -50,6 +45,7 @@ class Project:
     tune_params: Any
     run: RunDir
     pack_hash: str
+    model_source: ModelSource | None = None
     components: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -70,9 +66,10 @@ class Project:
                 f"{backend_cls.arch!r}, not {arch!r}"
             )
         backend = backend_cls()
+        source = resolve_source(arch_cfg, arch, src)
         model_params = validate(
             backend_cls.ModelParams,
-            _model_params(arch_cfg),
+            {**(source.placeholder if source else {}), **arch_cfg.model.params},
             f"{src} [{arch}.model.params]",
             ConfigError,
         )
@@ -93,6 +90,7 @@ class Project:
             tune_params=tune_params,
             run=RunDir(root),
             pack_hash=hash_json(pack.model_dump(mode="json")),
+            model_source=source,
         )
         project._build_components(src)
         return project
@@ -117,10 +115,19 @@ class Project:
             )
             for i, b in enumerate(self.arch_cfg.evaluate.benchmarks)
         }
+        from regionadapt.handles import handle_name
+
+        have = self.backend.handle
         for name, ev in self.components["evaluators"].items():
             if ev.archs and self.arch not in ev.archs:
                 raise ConfigError(
                     f"{src}: benchmark {name!r}: evaluator {ev.name!r} does not score {self.arch!r} models"
+                )
+            if ev.needs is not None and not (have is not None and issubclass(have, ev.needs)):
+                raise ConfigError(
+                    f"{src}: benchmark {name!r}: evaluator {ev.name!r} needs a model that is a "
+                    f"{handle_name(ev.needs)}; backend {self.backend.name!r} loads a "
+                    f"{handle_name(have)}"
                 )
         m = self.arch_cfg.merge
         self.components["merge_method"] = build(
@@ -168,10 +175,13 @@ class Project:
         }
         atomic_write_json(root / "resolved.json", resolved)
 
-    def context(self, **settings: Any) -> Context:
-        return Context(
-            pack=self.pack, seed=self.config.seed, run=self.run, arch=self.arch, settings=settings
-        )
+    def context(self) -> Context:
+        return Context(pack=self.pack, seed=self.config.seed, run=self.run, arch=self.arch)
+
+    @property
+    def label(self) -> str:
+        """What every number of this project must be shown with ("" for a real model)."""
+        return self.model_source.label if self.model_source else ""
 
     # -- inputs of each stage: what, if changed, makes its output stale ---------------------
     def input_hash(self, stage: str) -> str:
@@ -211,11 +221,19 @@ def _pack_for(region: str, config_path: Path) -> RegionPack:
     return get_pack(_pack_path(region, config_path))
 
 
-def _model_params(arch_cfg: ArchConfig) -> dict[str, Any]:
-    params = dict(arch_cfg.model.params)
-    if arch_cfg.model.source == "demo-world":
-        params.setdefault("model", "demo-world")  # resolved to the cached base in the tune stage
-    return params
+def resolve_source(arch_cfg: ArchConfig, arch: str, src: str) -> ModelSource | None:
+    """The plugin-provided model source a config names (None for ``source = "params"``)."""
+    name = arch_cfg.model.source
+    if name == "params":
+        return None
+    found = pm.hook.resolve_model_source(source=name, arch=arch)
+    if found is None:
+        known = sorted({n for names in pm.hook.model_sources(arch=arch) for n in names or []})
+        raise ConfigError(
+            f"{src}: {arch}.model.source: no installed plugin provides {name!r} for {arch!r}; "
+            f"valid: {', '.join(['params', *known])}"
+        )
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,24 +295,25 @@ def filter_(project: Project, tmp: Path) -> dict[str, Any]:
 
 
 def base_model_params(project: Project) -> Any:
-    """The backend's model params, with the demo world's cached base resolved to its folder."""
+    """The backend's model params, with a plugin model source (the demo world's cached base)
+    built and resolved: the ModelSource's values win over its placeholder, the config's own
+    params over both."""
     mp = project.model_params
-    if project.arch_cfg.model.source != "demo-world":
+    if project.model_source is None:
         return mp
-    if project.arch != "embedding":
-        raise StageError(f"the demo world has no {project.arch} base model yet")
-    from regionadapt_plugins.demo_world.base_model import embedding_base
-
-    path = embedding_base(seed=project.config.seed)
-    return mp.model_copy(update={"model": str(path)})
+    built = project.model_source.build(project.config.seed)
+    values = {**project.model_source.placeholder, **built, **project.arch_cfg.model.params}
+    return validate(
+        type(mp), values, f"model source {project.model_source.name!r}", ConfigError
+    )
 
 
 def tune(project: Project, tmp: Path) -> dict[str, Any]:
     require_finished(project, "filter")
     kept = project.run.stage_dir("filter") / "kept"
-    ctx = project.context(model=base_model_params(project), tune=project.tune_params)
-    project.backend.prepare_base(ctx, tmp / "base")
-    summary = project.backend.tune(ctx, tmp / "base", kept, tmp / "tuned")
+    ctx = project.context()
+    project.backend.prepare_base(ctx, base_model_params(project), tmp / "base")
+    summary = project.backend.tune(ctx, project.tune_params, tmp / "base", kept, tmp / "tuned")
     return {"training": summary}
 
 
@@ -438,7 +457,8 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
         "arch": project.arch,
         "a": project.pack.a,
         "a_source": project.pack.globalisation.source,
-        "demo": project.arch_cfg.model.source == "demo-world",
+        "demo": bool(project.label),
+        "label": project.label,
         "selection_split": curve["split"],
         "report_split": test,
         "chosen_b": chosen,

@@ -16,7 +16,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from regionadapt.components import BENCHMARK_FIELDS, Context, DatasetLoader
+from regionadapt.components import (
+    BENCHMARK_FIELDS,
+    OPTIONAL_BENCHMARK_FIELDS,
+    Context,
+    DatasetLoader,
+    benchmark_features,
+)
 from regionadapt.errors import ConfigError
 from regionadapt.schema import Strict
 
@@ -29,21 +35,7 @@ class LoaderParams(Strict):
 
 
 def features() -> Any:
-    import datasets
-
-    return datasets.Features(
-        {
-            "id": datasets.Value("string"),
-            "image": datasets.Value("binary"),
-            "text": datasets.Value("string"),
-            "options": datasets.Sequence(datasets.Value("string")),
-            "answer": datasets.Value("int64"),
-            "label": datasets.Value("string"),
-            "country": datasets.Value("string"),
-            "lang": datasets.Value("string"),
-            "meta": datasets.Value("string"),
-        }
-    )
+    return benchmark_features()
 
 
 def read_local(path: str | Path, split: str) -> Any:
@@ -81,12 +73,15 @@ def _read_jsonl(root: Path, file: Path) -> Any:
             except ValueError as exc:
                 raise ConfigError(f"{file}:{n}: not a JSON object: {exc}") from None
             ref = rec.pop("image_path", None) or rec.get("image")
-            if not isinstance(ref, str) or not ref:
+            if ref in (None, ""):  # an item without an image (a text-to-image prompt)
+                rec["image"] = None
+            elif not isinstance(ref, str):
                 raise ConfigError(f"{file}:{n}: expected 'image' naming an image file")
-            img = root / ref
-            if not img.is_file():
-                raise ConfigError(f"{file}:{n}: image file {img} not found")
-            rec["image"] = img.read_bytes()
+            else:
+                img = root / ref
+                if not img.is_file():
+                    raise ConfigError(f"{file}:{n}: image file {img} not found")
+                rec["image"] = img.read_bytes()
             for k, v in rec.items():
                 if isinstance(v, dict):  # nested objects (meta...) stay JSON text
                     rec[k] = json.dumps(v, ensure_ascii=False, sort_keys=True)
@@ -116,7 +111,15 @@ def image_bytes(value: Any) -> bytes | None:
 
 
 def is_schema(ds: Any) -> bool:
-    return set(BENCHMARK_FIELDS) <= set(ds.column_names)
+    return set(BENCHMARK_FIELDS) - set(OPTIONAL_BENCHMARK_FIELDS) <= set(ds.column_names)
+
+
+def to_schema(ds: Any) -> Any:
+    """A data set already in the schema, with absent optional columns added empty."""
+    for col, empty in OPTIONAL_BENCHMARK_FIELDS.items():
+        if col not in ds.column_names:
+            ds = ds.add_column(col, [empty] * len(ds))
+    return ds.select_columns(list(BENCHMARK_FIELDS)).cast(features())
 
 
 class BenchmarkLoader(DatasetLoader):
@@ -148,7 +151,7 @@ class BenchmarkLoader(DatasetLoader):
                 if isinstance(feat, datasets.Image):
                     raw = raw.cast_column(col, datasets.Image(decode=False))
             if is_schema(raw):
-                parts.append(raw.select_columns(list(BENCHMARK_FIELDS)).cast(features()))
+                parts.append(to_schema(raw))
             else:
                 parts.append(self.convert(raw, where, raw_split))
         ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
@@ -215,6 +218,7 @@ class BenchmarkLoader(DatasetLoader):
 def finish(rec: dict[str, Any]) -> dict[str, Any]:
     """Fill absent schema fields with their empty values; meta dicts become JSON text."""
     full = {"text": "", "options": [], "answer": -1, "label": "", "country": "", "lang": ""}
+    full.update(OPTIONAL_BENCHMARK_FIELDS)
     full.update(rec)
     meta = full.get("meta") or {}
     full["meta"] = meta if isinstance(meta, str) else json.dumps(meta, ensure_ascii=False)

@@ -20,6 +20,11 @@ from regionadapt.hookspecs import hookimpl
 from regionadapt.schema import Strict
 
 WORLD_LABEL = "DEMO WORLD (generated pictures, not real data)"
+SOURCE_NAME = "demo-world"
+# Shown with every result measured on a demo-world base model.
+RESULT_LABEL = (
+    "DEMO WORLD: generated pictures and a small model; it shows the method, not real-model results."
+)
 
 
 class WorldParams(Strict):
@@ -86,6 +91,23 @@ class DemoWorldBenchmark(DatasetLoader):
         else:
             rows = world.global_benchmark(split, per_concept=p.per_concept)
         return datasets.Dataset.from_list(rows, features=features())
+
+
+@hookimpl
+def resolve_model_source(source: str, arch: str):
+    if source != SOURCE_NAME:
+        return None
+    from regionadapt_plugins.demo_world.sources import SOURCES
+
+    make = SOURCES.get(arch)
+    return make() if make else None
+
+
+@hookimpl
+def model_sources(arch: str) -> list[str]:
+    from regionadapt_plugins.demo_world.sources import SOURCES
+
+    return [SOURCE_NAME] if arch in SOURCES else []
 
 
 @hookimpl

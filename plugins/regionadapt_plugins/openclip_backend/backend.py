@@ -10,27 +10,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from regionadapt.components import Backend, Context
-from regionadapt.errors import ConfigError
+from regionadapt.handles import EmbeddingModel
 from regionadapt.schema import Strict
 from regionadapt_plugins.openclip_backend.params import ModelParams, TuneParams
 
 WEIGHTS_FILE = "open_clip_model.safetensors"
-
-
-def _setting(ctx: Context, key: str, cls: type[Strict]) -> Any:
-    value = ctx.settings.get(key)
-    if value is None:
-        raise ConfigError(f"open_clip backend: ctx.settings[{key!r}] is missing ({cls.__name__})")
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, dict):
-        from regionadapt.schema import validate
-
-        return validate(cls, value, f"embedding.{key}", ConfigError)
-    raise ConfigError(
-        f"open_clip backend: ctx.settings[{key!r}] must be a {cls.__name__} or a table, "
-        f"got {type(value).__name__}"
-    )
 
 
 class OpenClipBackend(Backend):
@@ -42,19 +26,24 @@ class OpenClipBackend(Backend):
     )
     ModelParams: ClassVar[type[Strict]] = ModelParams
     TuneParams: ClassVar[type[Strict]] = TuneParams
+    handle = EmbeddingModel
+    merge_grid = (0.25, 0.5, 0.75)
+    recipe = "GG-EZ paper, SigLIP2-SO400M: full fine-tune, batch 128, lr 5e-6, 2 epochs, AdamW + linear decay"
 
-    def prepare_base(self, ctx: Context, out_dir: Path) -> None:
+    def prepare_base(self, ctx: Context, model: ModelParams, out_dir: Path) -> None:
         from regionadapt_plugins.openclip_backend.model import load_model, save_checkpoint
 
-        mp = _setting(ctx, "model", ModelParams)
+        mp = model
         ctx.log(f"open_clip: loading base model {mp.model} (pretrained={mp.pretrained})")
         model = load_model(mp.model, mp.pretrained, precision=mp.precision)
         save_checkpoint(model, Path(out_dir))
 
-    def tune(self, ctx: Context, base_dir: Path, train_data: Path, out_dir: Path) -> dict[str, Any]:
+    def tune(
+        self, ctx: Context, params: TuneParams, base_dir: Path, train_data: Path, out_dir: Path
+    ) -> dict[str, Any]:
         from regionadapt_plugins.openclip_backend.model import load_model, save_checkpoint
 
-        tp = _setting(ctx, "tune", TuneParams)
+        tp = params
         if tp.processes > 1:  # workers read base_dir themselves; rank 0 writes out_dir
             from regionadapt_plugins.openclip_backend.distributed import launch_workers
 
@@ -69,7 +58,7 @@ class OpenClipBackend(Backend):
     def mergeable_files(self, ckpt_dir: Path) -> list[str]:
         return [WEIGHTS_FILE]
 
-    def load(self, ckpt_dir: Path) -> Any:
+    def load(self, spec: str | Path) -> Any:
         from regionadapt_plugins.openclip_backend.model import load_model
 
-        return load_model(str(ckpt_dir))
+        return load_model(str(spec))

@@ -21,6 +21,7 @@ from regionadapt.data.skip import Skip
 from regionadapt.data.store import save_dataset
 from regionadapt.rundir import atomic_write_json
 from regionadapt.samples import FIELDS
+from regionadapt.samples import messages as chat_turns
 
 MAX_EXAMPLES = 5
 _STRING_FIELDS = [f for f in FIELDS if f not in ("image",)]
@@ -42,6 +43,8 @@ def _check(sample: Any, label: str) -> dict[str, Any] | Skip:
     out: dict[str, Any] = {}
     for name in _STRING_FIELDS:
         value = sample.get(name, "")
+        if name == "messages" and isinstance(value, list):
+            value = json.dumps(value, ensure_ascii=False)
         if value is None:
             value = ""
         if isinstance(value, bytes):
@@ -60,6 +63,11 @@ def _check(sample: Any, label: str) -> dict[str, Any] | Skip:
     out["image"] = bytes(image) if image is not None else None
     out["meta"] = out["meta"] or "{}"
     out["source"] = out["source"] or label
+    if out["messages"]:
+        try:
+            chat_turns(out)
+        except ValueError as exc:  # includes malformed JSON
+            return Skip("bad-messages", where, str(exc))
     return out
 
 

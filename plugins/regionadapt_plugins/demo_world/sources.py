@@ -1,0 +1,62 @@
+"""The demo world's base models, one ``ModelSource`` per architecture it supports.
+
+``[<arch>.model] source = "demo-world"`` resolves here (through the ``resolve_model_source``
+hook). Each entry says how to build the cached base and what ``init`` writes for a demo project
+of that architecture: the tuning recipe that suits the small model, the merge grid and the
+demo benchmarks. A new architecture's demo joins by adding a function to ``SOURCES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from regionadapt.components import ModelSource
+from regionadapt_plugins.demo_world import RESULT_LABEL, SOURCE_NAME
+
+
+def embedding() -> ModelSource:
+    def build(seed: int) -> dict:
+        from regionadapt_plugins.demo_world.base_model import embedding_base
+
+        return {"model": str(embedding_base(seed=seed))}
+
+    return ModelSource(
+        name=SOURCE_NAME,
+        arch="embedding",
+        build=build,
+        placeholder={"model": SOURCE_NAME},
+        label=RESULT_LABEL,
+        description="DEMO WORLD base model: a small open_clip model pretrained on the global "
+        "part once, cached in ~/.cache/regionadapt",
+        notes=(
+            "The demo's small model learns fast, and at this rate forgets part of the global\n"
+            "world as real fine-tuning does (the merge then wins it back)."
+        ),
+        tune={"method": "full", "epochs": 8, "batch_size": 128, "lr": 3e-3, "warmup_ratio": 0.05},
+        merge_grid=(0.25, 0.5, 0.75),
+        benchmarks=[
+            {
+                "name": "demo-regional",
+                "role": "regional",
+                "evaluator": "multiple-choice",
+                "params": {
+                    "dataset": "demo-world",
+                    "dataset_params": {"part": "regional", "per_concept": 8},
+                },
+                "comment": "DEMO WORLD: pick the right name among 4 lexicon names, in the pack's languages",
+            },
+            {
+                "name": "demo-global",
+                "role": "global",
+                "evaluator": "zero-shot-classification",
+                "params": {
+                    "dataset": "demo-world",
+                    "dataset_params": {"part": "global", "per_concept": 10},
+                },
+                "comment": "DEMO WORLD: zero-shot classification of 24 everyday things",
+            },
+        ],
+    )
+
+
+SOURCES: dict[str, Callable[[], ModelSource]] = {"embedding": embedding}
