@@ -23,7 +23,7 @@ from regionadapt.config import ArchConfig, ProjectConfig, load_config
 from regionadapt.errors import ConfigError, PluginError, RegionAdaptError, StageError
 from regionadapt.packs import RegionPack, get_pack
 from regionadapt.plugins import pm, registry
-from regionadapt.progress import log
+from regionadapt.progress import Progress, log
 from regionadapt.rundir import STAGES, RunDir, atomic_write_json, hash_json
 from regionadapt.schema import validate
 
@@ -406,19 +406,24 @@ def merge(project: Project, tmp: Path) -> dict[str, Any]:
         atomic_write_json(path, result)
         return result
 
-    base = cached("base", lambda: score(project, tune_dir / "base", val, "base"))
-    tuned = cached("tuned", lambda: score(project, tune_dir / "tuned", val, "tuned"))
-    points = []
-    for b in m.grid:
-        cand = tmp / "candidates" / ratio_label(b)
+    bar = Progress(len(m.grid) + 2, f"merge: merging and scoring on {val}", "model")
+    with bar:
+        base = cached("base", lambda: score(project, tune_dir / "base", val, "base"))
+        bar.update(1)
+        tuned = cached("tuned", lambda: score(project, tune_dir / "tuned", val, "tuned"))
+        bar.update(1)
+        points = []
+        for b in m.grid:
+            cand = tmp / "candidates" / ratio_label(b)
 
-        def make(b=b, cand=cand):
-            _candidate(project, b, cand)
-            return score(project, cand, val, ratio_label(b))
+            def make(b=b, cand=cand):
+                _candidate(project, b, cand)
+                return score(project, cand, val, ratio_label(b))
 
-        point = cached(ratio_label(b), make)
-        point["b"] = b
-        points.append(point)
+            point = cached(ratio_label(b), make)
+            point["b"] = b
+            points.append(point)
+            bar.update(1)
     best = choose(points, base["global"], m.min_global_retention)
     chosen_dir = tmp / "candidates" / ratio_label(best["b"])
     if not chosen_dir.exists():  # scores came from the cache: rebuild the chosen weights
@@ -466,8 +471,11 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
         "validation_curve": curve,
         "models": {},
     }
+    bar = Progress(len(project.arch_cfg.merge.grid) + 2, f"evaluate: scoring on {test}", "model")
     results["models"]["base"] = score(project, tune_dir / "base", test, "base")
+    bar.update(1)
     results["models"]["tuned"] = score(project, tune_dir / "tuned", test, "tuned")
+    bar.update(1)
     work = project.run.root / f".tmp-candidates-{os.getpid()}"  # cleaned if this process dies
     try:
         for b in project.arch_cfg.merge.grid:
@@ -479,7 +487,9 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
             entry["b"] = b
             results["models"][ratio_label(b)] = entry
             shutil.rmtree(work / ratio_label(b), ignore_errors=True)
+            bar.update(1)
     finally:
+        bar.close()
         shutil.rmtree(work, ignore_errors=True)
     summary = summarize(results)
     results["summary"] = summary
