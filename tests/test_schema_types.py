@@ -88,14 +88,18 @@ def test_a_message_that_shows_the_value_is_not_followed_by_it_again():
 
 
 def test_project_file_with_a_quoted_number_names_the_key(tmp_path):
+    import re
+
     from regionadapt.init_template import render
+    from regionadapt.lifecycle import open_project
     from regionadapt.packs import get_pack
 
-    text = render(get_pack("sea"), "sea", None, None)
-    assert "\nlr = 3e-3" in text
+    text = render(get_pack("sea"), "sea", None)
     path = tmp_path / "regionadapt.toml"
-    path.write_text(text.replace("\nlr = 3e-3", '\nlr = "3e-3"'))
-    from regionadapt.lifecycle import open_project
-
+    path.write_text(text)
+    open_project(path, "embedding")  # as written: valid
+    quoted, n = re.subn(r"^lr = ([0-9.e-]+)", r'lr = "\1"', text, flags=re.M)
+    assert n == 1
+    path.write_text(quoted)
     with pytest.raises(ConfigError, match=r"\[embedding\.tune\]: lr: expected a number"):
         open_project(path, "embedding")
