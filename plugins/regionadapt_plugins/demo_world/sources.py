@@ -44,7 +44,7 @@ def embedding() -> ModelSource:
                     "dataset": "demo-world",
                     "dataset_params": {"part": "regional", "per_concept": 8},
                 },
-                "comment": "DEMO WORLD: pick the right name among 4 lexicon names, in the pack's languages",
+                "comment": "DEMO WORLD: pick the right name among 8 look-alike lexicon names, in every pack language",
             },
             {
                 "name": "demo-global",
