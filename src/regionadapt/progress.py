@@ -168,7 +168,12 @@ class Progress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(
-                total=total, desc=desc, unit=unit, file=self._file, dynamic_ncols=True, leave=True
+                total=total,
+                desc=desc,
+                unit=f" {unit}",
+                file=self._file,
+                dynamic_ncols=True,
+                leave=True,
             )
         _active.append(self)
 
