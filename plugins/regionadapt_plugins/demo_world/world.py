@@ -214,7 +214,7 @@ class DemoWorld:
             offset = prng.randrange(len(langs))
             for k in range(per_concept):
                 lang = langs[(k + offset) % len(langs)]
-                wrong = self._confusable(c, options - 1, prng)
+                wrong = self._confusable(c, options - 1, lang, prng)
                 opts = [self._phrase(o, _lang_for(o, lang), prng) for o in [c, *wrong]]
                 if len(set(opts)) < len(opts):  # two concepts share a name: ask in English
                     opts = [self._phrase(o, _lang_for(o, "eng"), prng) for o in [c, *wrong]]
@@ -234,17 +234,20 @@ class DemoWorld:
                 })  # fmt: skip
         return rows
 
-    def _confusable(self, c: Concept, n: int, prng: random.Random) -> list[Concept]:
-        """``n`` other regional concepts: up to half sharing c's shape or colour, the rest any."""
+    def _confusable(self, c: Concept, n: int, lang: str, prng: random.Random) -> list[Concept]:
+        """``n`` other regional concepts: up to half sharing c's shape or colour, the rest any;
+        within each, those with a name in ``lang`` first (a lone name in the asked language
+        among English ones would give the answer away)."""
         others = [o for o in self.regional if o.id != c.id]
+        prng.shuffle(others)
+        others.sort(key=lambda o: lang not in o.forms)  # stable: random within each tier
         close = [
             o
             for o in others
             if o.signature.shape == c.signature.shape or o.signature.colour == c.signature.colour
         ]
-        hard = prng.sample(close, min(len(close), (n + 1) // 2))
-        rest = [o for o in others if o not in hard]
-        return hard + prng.sample(rest, min(len(rest), n - len(hard)))
+        hard = close[: (n + 1) // 2]
+        return hard + [o for o in others if o not in hard][: n - len(hard)]
 
     @staticmethod
     def _phrase(c: Concept, lang: str, prng: random.Random) -> str:
