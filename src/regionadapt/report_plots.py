@@ -153,8 +153,7 @@ def tradeoff(results: dict[str, Any], path: Path) -> None:
     ax.set_xlabel(f"global score ({results['report_split']})")
     ax.set_ylabel(f"regional score ({results['report_split']})")
     ax.set_title(f"{_banner(results)}{results['region_name']}: regional vs global", fontsize=9)
-    ax.set_xlim(right=max(TOP, ax.get_xlim()[1]))
-    ax.set_ylim(top=max(TOP, ax.get_ylim()[1]))
+    ax.margins(0.08)  # labels and the chosen ring stay inside the frame
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
