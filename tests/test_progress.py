@@ -51,7 +51,7 @@ def test_lines_when_not_a_terminal_say_rate_eta_and_rounded_values():
         for loss in (14.660141944885254, 3.2, 1.5, 0.909423291683197):
             p.update(1, loss=loss)
     lines = out.getvalue().splitlines()
-    assert len(lines) == 5  # one per update (line_every=0) and the closing one
+    assert len(lines) == 4  # one per update but the last (line_every=0), then the closing one
     first = lines[0]
     assert "demo base pretraining: 1/4 steps (25%)" in first and "ETA " in first
     assert re.search(r"[\d.]+ (steps/s|s/step)", first) and first.endswith("loss 14.7")

@@ -193,7 +193,8 @@ class Progress:
             self._bar.update(n)
         elif self._mode == "lines":
             now = time.monotonic()
-            if now - self._last_line >= self._line_every:
+            done = self.total is not None and self.n >= self.total  # close() says it once
+            if now - self._last_line >= self._line_every and not done:
                 self._last_line = now
                 self._line(self.status())
 
