@@ -1,0 +1,72 @@
+"""One interrupt policy for every command: Ctrl-C (SIGINT) and SIGTERM stop the work by raising
+``KeyboardInterrupt`` where the program is, so that every ``finally`` and every stage's clean-up
+runs; the CLI then removes what is left of the running stage and exits 130 with one line that
+names the signal and the stage it stopped."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+INTERRUPTED = 130
+_received: dict[str, str | None] = {}  # "signal" -> "SIGINT"/"SIGTERM", "stage" -> stage
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs."""
+
+
+def _handler(signum: int, frame) -> None:
+    from regionadapt.rundir import active_stage
+
+    if "signal" not in _received:  # the first one names what was stopped
+        _received["signal"] = signal.Signals(signum).name
+        _received["stage"] = active_stage()
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def install() -> None:
+    """Handle SIGINT and SIGTERM in this (main) thread; a no-op elsewhere."""
+    _received.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+
+
+def cleanup() -> None:
+    """Remove the temporary folders of stages that did not finish (their own clean-up may
+    not have run if the interrupt landed in it)."""
+    from regionadapt.rundir import remove_active
+
+    remove_active()
+
+
+def exit_interrupted() -> None:
+    from regionadapt.rundir import active_stage
+
+    name = _received.get("signal") or "SIGINT"
+    stage = _received.get("stage") if "signal" in _received else active_stage()
+    cleanup()
+    where = f"stage {stage!r} stopped, its partial output removed" if stage else "no stage running"
+    print(
+        f"interrupted ({name}): {where}; finished stages are kept; "
+        "run the same command again to resume",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.exit(INTERRUPTED)
+
+
+def exit_if_interrupted() -> None:
+    if "signal" in _received:
+        exit_interrupted()
+
+
+def os_error_line(exc: OSError) -> str:
+    """A full disk, a read-only folder...: what failed, on which path, in which stage."""
+    from regionadapt.errors import describe_os_error
+    from regionadapt.rundir import stage_at_fault
+
+    return describe_os_error(exc, *stage_at_fault())
