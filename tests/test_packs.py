@@ -239,7 +239,7 @@ def test_pack_file_without_a_usable_id_is_set_aside_at_registration(tmp_path):
         assert owner == "noid-pack"
         assert source.error.startswith(f"{path}: id: expected a lowercase id")
         with pytest.raises(PackError, match="id: expected a lowercase id"):
-            source.pack
+            _ = source.pack
         assert reg.get("sea").pack.id == "sea"
     finally:
         unregister_plugin("noid-pack")

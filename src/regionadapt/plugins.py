@@ -309,7 +309,9 @@ def add_commands(cli: Any) -> None:
             _call(impl, {"cli": cli})
         except (Exception, SystemExit) as exc:
             cli.registered_commands[:], cli.registered_groups[:] = before
-            report_failure(impl.plugin_name, "register_commands", exc, "; its commands were dropped")
+            report_failure(
+                impl.plugin_name, "register_commands", exc, "; its commands were dropped"
+            )
 
 
 def registry(kind: str) -> Registry:

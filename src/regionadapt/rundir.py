@@ -322,7 +322,9 @@ def check_writable(folder: Path, what: str, stage: str | None = None) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ResourceError(f"{what} is not writable: {describe_os_error(exc, stage, folder)}") from None
+        raise ResourceError(
+            f"{what} is not writable: {describe_os_error(exc, stage, folder)}"
+        ) from None
 
 
 def clean_stale_siblings(folder: Path, name: str = "") -> None:
