@@ -153,7 +153,7 @@ def report_failure(plugin: str, where: str, exc: BaseException, lost: str = "") 
         label = f"{info.name!r} ({', '.join(x for x in (info.dist, info.origin) if x)})"
         message = f"plugin {label} failed to load and was skipped: {info.error}"
     else:
-        message = f"plugin {info.label} failed in {where}{lost}: {info.error}"
+        message = f"plugin {info.label} failed in {where}{'' if strict() else lost}: {info.error}"
     if strict():
         raise PluginError(f"{message} (strict plugins)") from exc
     if (plugin, where) in _reported:
