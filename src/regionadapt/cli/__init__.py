@@ -14,6 +14,7 @@ import sys
 
 import typer
 
+from regionadapt.cli import interrupts
 from regionadapt.errors import RegionAdaptError
 
 HELP = (
@@ -97,11 +98,16 @@ def _apply_early(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from regionadapt.cli import interrupts
-
     argv = list(sys.argv[1:] if argv is None else argv)
     _apply_early(argv)
-    interrupts.install()
+    previous = interrupts.install()
+    try:
+        _run(argv)
+    finally:
+        interrupts.restore(previous)
+
+
+def _run(argv: list[str]) -> None:
     try:
         app = build_app()
         rc = app(args=argv, standalone_mode=False)
@@ -135,9 +141,7 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(line: str, code: int, exc: BaseException, bug: bool = False) -> None:
     from regionadapt.plugins import debug
 
-    interrupts_mod = sys.modules.get("regionadapt.cli.interrupts")
-    if interrupts_mod is not None:
-        interrupts_mod.cleanup()
+    interrupts.cleanup()
     if debug():
         import traceback
 

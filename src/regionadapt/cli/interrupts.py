@@ -26,13 +26,19 @@ def _handler(signum: int, frame) -> None:
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
-def install() -> None:
-    """Handle SIGINT and SIGTERM in this (main) thread; a no-op elsewhere."""
+def install() -> dict[int, object]:
+    """Handle SIGINT and SIGTERM in this (main) thread (a no-op elsewhere); returns the
+    handlers it replaced, for :func:`restore`."""
     _received.clear()
     if threading.current_thread() is not threading.main_thread():
-        return
-    signal.signal(signal.SIGINT, _handler)
-    signal.signal(signal.SIGTERM, _handler)
+        return {}
+    return {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def restore(previous: dict[int, object]) -> None:
+    """Put back the handlers :func:`install` replaced (``main()`` called in-process)."""
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def cleanup() -> None:
