@@ -11,6 +11,7 @@ import subprocess
 import sys
 import zlib
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 from core_kit import run_cli
@@ -257,3 +258,70 @@ def test_quiet_and_verbose_set_the_level(monkeypatch, flag, level):
 def test_quiet_and_verbose_together_are_refused():
     res = run_cli("-q", "-v", "regions", "list")
     assert res.returncode == 2 and "--quiet and --verbose exclude each other" in res.stderr
+
+
+# -- the docs a plugin author reads -------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _section(page: str, heading: str) -> str:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return text.split(heading, 1)[1].split("\n#", 1)[0]
+
+
+def test_plugin_page_pyproject_is_the_example_file_with_build_system_and_test_extra():
+    from regionadapt.schema import tomllib
+
+    block = _section("plugin-authors.md", "### `pyproject.toml`").split("```toml\n", 1)[1]
+    shown = tomllib.loads(block.split("```", 1)[0])
+    example = DOCS / "examples" / "regionadapt_example_plugin" / "pyproject.toml"
+    assert shown == tomllib.loads(example.read_text(encoding="utf-8"))
+    assert shown["build-system"]["build-backend"] == "setuptools.build_meta"
+    assert shown["project"]["optional-dependencies"]["test"] == ["pytest"]
+
+
+def test_plugin_page_says_what_authors_tripped_over():
+    text = (DOCS / "plugin-authors.md").read_text(encoding="utf-8")
+    packs = _section("plugin-authors.md", "### `register_region_packs(register)`")
+    assert "[tool.setuptools.package-data]" in packs and 'regionadapt_andes = ["*.toml"]' in packs
+    assert "`self.params`, an instance of your `Params`" in text
+    assert "still\nreceives `weights`: the defaults, `1/N` for each model" in text
+    assert "**Hooks must not raise.**" in text and "--strict-plugins" in text
+    assert "**Entry-point names and the built-ins.**" in text
+
+
+def test_merge_docs_median_is_a_true_median_for_even_counts():
+    import numpy as np
+    import torch
+
+    code = _section("merging.md", "## Writing a merge method").split("```python\n", 1)[1]
+    namespace: dict = {}
+    exec(code.split("```", 1)[0], namespace)  # the example exactly as the page shows it
+    method = namespace["Median"]()
+    for n in (2, 3, 4):
+        tensors = [torch.randn(5, 3, generator=torch.Generator().manual_seed(i)) for i in range(n)]
+        got = method.merge_tensor(tensors, [1.0 / n] * n, None, "w", None)
+        want = np.median(np.stack([t.numpy() for t in tensors]), axis=0)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
+def test_data_docs_say_filtering_writes_its_cache_into_collect(tmp_path):
+    # The claim is measured: run the filter stage and look into collect/dataset.
+    from data_kit import ListCollector
+
+    from regionadapt.data import run_collect, run_filters
+
+    ctx = make_ctx(tmp_path)
+    items = [
+        new_sample(id=f"s{i}", text=f"caption number {i}", country="ID" if i % 2 else "FR")
+        for i in range(6)
+    ]
+    run_collect([(ListCollector(items), "pool")], ctx, tmp_path / "collect")
+    region = build("filters", "region", {})
+    run_filters(tmp_path / "collect" / "dataset", [region], ctx, tmp_path / "filter")
+    caches = list((tmp_path / "collect" / "dataset").glob("cache-*.arrow"))
+    assert caches, "the filter stage no longer writes a cache into collect/: fix docs/data.md"
+    text = (DOCS / "data.md").read_text(encoding="utf-8")
+    assert "the input folder is never written to" not in text
+    assert "`collect/dataset/cache-*.arrow`" in text
