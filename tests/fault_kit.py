@@ -119,6 +119,26 @@ class FaultEval(Evaluator):
         return EvalResult(score=score, n=4, items=[score] * 4)
 
 
+from regionadapt.merge import MergeMethod
+
+
+class SlowMean(MergeMethod):
+    name = "fault-slow-mean"
+    description = "A weighted mean that blocks like block_here() (standalone merges)."
+
+    def merge_tensor(self, tensors, weights, base, key, generator):
+        if os.environ.get("RA_FAULT_BLOCK") == "standalone-merge":
+            Path(os.environ["RA_FAULT_MARK"]).write_text(key)
+            for _ in range(50):  # a few seconds: the test signals well before
+                time.sleep(0.1)
+        return sum(w * t.float() for w, t in zip(weights, tensors))
+
+
+@hookimpl
+def register_merge_methods(register):
+    register(SlowMean)
+
+
 @hookimpl
 def register_backends(register):
     register(FaultBackend)

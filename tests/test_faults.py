@@ -355,7 +355,35 @@ def register_commands(cli):
     proc.send_signal(SIGNALS["SIGINT"])
     err = proc.communicate(timeout=30)[1]
     assert proc.returncode == 130
-    assert err.strip().splitlines()[-1].startswith("interrupted (SIGINT): no stage running;")
+    assert err.strip().splitlines()[-1] == (
+        "interrupted (SIGINT): `regionadapt waits` stopped, no stage was running; nothing "
+        "half-written is kept"
+    )
+
+
+def test_sigterm_during_a_standalone_merge_leaves_no_temporary(site, tmp_path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    for name, value in (("a", 0.0), ("b", 1.0)):
+        (tmp_path / name).mkdir()
+        state = {"w": np.full((4,), value, np.float32)}
+        save_file(state, str(tmp_path / name / "model.safetensors"))
+    (tmp_path / "merge.toml").write_text(
+        'method = "fault-slow-mean"\noutput = "merged"\nworkers = 1\n'
+        '[[models]]\npath = "a"\n[[models]]\npath = "b"\n'
+    )
+    args = ["merge", "--config", "merge.toml"]
+    env = plugin_env(site)
+    res = interrupt_at("standalone-merge", SIGNALS["SIGTERM"], args, env, tmp_path, tmp_path / "m")
+    assert res.returncode == 130, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == (
+        "interrupted (SIGTERM): `regionadapt merge` stopped, no stage was running; nothing "
+        "half-written is kept"
+    )
+    _no_traceback(res)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert not (tmp_path / "merged").exists()
 
 
 # -- run folder and disk ------------------------------------------------------------------------

@@ -108,11 +108,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(argv: list[str]) -> None:
+    command = next((a for a in argv if not a.startswith("-")), "")
     try:
         app = build_app()
         rc = app(args=argv, standalone_mode=False)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside a command (typer maps those to 130)
-        interrupts.exit_interrupted()
+        interrupts.exit_interrupted(command)
     except RegionAdaptError as exc:
         _fail(f"error: {exc}", 2, exc)
     except OSError as exc:
@@ -128,12 +129,12 @@ def _run(argv: list[str]) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         if type(exc).__name__ == "Abort":
-            interrupts.exit_if_interrupted()
+            interrupts.exit_if_interrupted(command)
             sys.exit(1)
         _fail(f"error: unexpected {type(exc).__name__}: {exc}", 1, exc, bug=True)
     # typer returns 130 on Ctrl-C in standalone_mode=False instead of raising, and the exit code
     # of typer.Exit(n): neither may end as status 0.
-    interrupts.exit_if_interrupted()
+    interrupts.exit_if_interrupted(command)
     if isinstance(rc, int) and rc:
         sys.exit(rc)
 

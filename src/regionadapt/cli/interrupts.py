@@ -49,25 +49,28 @@ def cleanup() -> None:
     remove_active()
 
 
-def exit_interrupted() -> None:
+def exit_interrupted(command: str = "") -> None:
+    """One line naming the signal and what it stopped, then exit 130."""
     from regionadapt.rundir import active_stage
 
     name = _received.get("signal") or "SIGINT"
     stage = _received.get("stage") if "signal" in _received else active_stage()
     cleanup()
-    where = f"stage {stage!r} stopped, its partial output removed" if stage else "no stage running"
-    print(
-        f"interrupted ({name}): {where}; finished stages are kept; "
-        "run the same command again to resume",
-        file=sys.stderr,
-        flush=True,
-    )
+    if stage:
+        line = (
+            f"interrupted ({name}): stage {stage!r} stopped, its partial output removed; "
+            "finished stages are kept; run the same command again to resume"
+        )
+    else:
+        what = f"`regionadapt {command}`" if command else "regionadapt"
+        line = f"interrupted ({name}): {what} stopped, no stage was running; nothing half-written is kept"
+    print(line, file=sys.stderr, flush=True)
     sys.exit(INTERRUPTED)
 
 
-def exit_if_interrupted() -> None:
+def exit_if_interrupted(command: str = "") -> None:
     if "signal" in _received:
-        exit_interrupted()
+        exit_interrupted(command)
 
 
 def os_error_line(exc: OSError) -> str:
