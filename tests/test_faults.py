@@ -386,6 +386,30 @@ def test_sigterm_during_a_standalone_merge_leaves_no_temporary(site, tmp_path):
     assert not (tmp_path / "merged").exists()
 
 
+def test_tracebacks_only_with_debug(site, project):
+    buggy = """
+from regionadapt.hookspecs import hookimpl
+
+@hookimpl
+def register_commands(cli):
+    @cli.command("buggy")
+    def buggy():
+        {}["missing"]
+"""
+    _install(site, "ra-buggy", "buggy", buggy)
+    env = plugin_env(site)
+    res = run(["buggy"], env, project)
+    assert res.returncode == 1
+    assert res.stderr.splitlines() == [
+        "error: unexpected KeyError: 'missing'",
+        "(run again with --debug for the traceback)",
+    ]
+    res = run(["--debug", "buggy"], env, project)
+    assert res.returncode == 1
+    assert "Traceback (most recent call last)" in res.stderr
+    assert res.stderr.strip().splitlines()[-1] == "error: unexpected KeyError: 'missing'"
+
+
 # -- run folder and disk ------------------------------------------------------------------------
 
 
