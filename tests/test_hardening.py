@@ -326,3 +326,25 @@ def test_data_docs_say_filtering_writes_its_cache_into_collect(tmp_path):
     text = (DOCS / "data.md").read_text(encoding="utf-8")
     assert "the input folder is never written to" not in text
     assert "`collect/dataset/cache-*.arrow`" in text
+
+
+def test_a_forked_worker_keeps_the_default_sigterm():
+    # datasets' map and process pools fork: their workers must die on SIGTERM as usual, not
+    # run the CLI's interrupt policy meant for the main process.
+    import signal
+    import time
+
+    from regionadapt.cli import interrupts
+
+    previous = interrupts.install()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            time.sleep(30)
+            os._exit(0)
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        interrupts.restore(previous)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM

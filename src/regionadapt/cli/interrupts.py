@@ -5,12 +5,16 @@ names the signal and the stage it stopped."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 
 INTERRUPTED = 130
-_received: dict[str, str | None] = {}  # "signal" -> "SIGINT"/"SIGTERM", "stage" -> stage
+_received: dict[str, str | None] = {}
+_owner: dict[
+    str, int
+] = {}  # the process that installed the handlers  # "signal" -> "SIGINT"/"SIGTERM", "stage" -> stage
 
 
 class Terminated(KeyboardInterrupt):
@@ -18,6 +22,14 @@ class Terminated(KeyboardInterrupt):
 
 
 def _handler(signum: int, frame) -> None:
+    if os.getpid() != _owner.get("pid"):
+        # A forked worker (datasets' map, a process pool) inherited this handler: behave as
+        # it would without us, so that its pool can stop it.
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     from regionadapt.rundir import active_stage
 
     if "signal" not in _received:  # the first one names what was stopped
@@ -32,6 +44,7 @@ def install() -> dict[int, object]:
     _received.clear()
     if threading.current_thread() is not threading.main_thread():
         return {}
+    _owner["pid"] = os.getpid()
     return {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
