@@ -112,6 +112,8 @@ class ProjectConfig(Strict):
     region: str
     run_root: str = "runs"
     seed: int = 0
+    # Any plugin failure (import, registration, observer) is an error: for CI.
+    strict_plugins: bool = False
     collect: CollectConfig
     filter: FilterConfig = FilterConfig()
     embedding: ArchConfig | None = None
@@ -150,4 +152,9 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise ConfigError(
             f"{path}: not found. Run `regionadapt init --region sea` to write one, or pass --config."
         )
-    return validate(ProjectConfig, read_toml(path, ConfigError), str(path), ConfigError)
+    config = validate(ProjectConfig, read_toml(path, ConfigError), str(path), ConfigError)
+    if config.strict_plugins:
+        from regionadapt.plugins import set_strict
+
+        set_strict(True)  # raises now for a plugin that already failed
+    return config

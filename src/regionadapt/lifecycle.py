@@ -242,19 +242,19 @@ def run_stage(project: Project, stage: str, fn, force: bool = False) -> dict[str
         log(f"{stage}: up to date, skipped ({run.stage_dir(stage)})")
         return run.record(stage).summary  # type: ignore[union-attr]
     log(f"{stage}: started")
-    pm.hook.stage_started(stage=stage, run=run)
+    pm.notify("stage_started", stage=stage, run=run)
     started = time.time()
     tmp = run.begin(stage)
     try:
         summary = fn(tmp) or {}
     except BaseException as exc:
         rec = run.fail(stage, tmp, input_hash, started, f"{type(exc).__name__}: {exc}")
-        pm.hook.stage_finished(stage=stage, run=run, record=rec)
+        pm.notify("stage_finished", stage=stage, run=run, record=rec)
         if not isinstance(exc, (RegionAdaptError, KeyboardInterrupt)):
             traceback.print_exc()
         raise
     rec = run.commit(stage, tmp, input_hash, started, summary)
-    pm.hook.stage_finished(stage=stage, run=run, record=rec)
+    pm.notify("stage_finished", stage=stage, run=run, record=rec)
     log(f"{stage}: done in {rec.seconds:.1f}s")
     return summary
 
