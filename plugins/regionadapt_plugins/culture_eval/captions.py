@@ -50,6 +50,11 @@ class CaptionMetrics(Evaluator):
     needs = ChatModel
     tasks: ClassVar[tuple[str, ...]] = ()  # the pack schema has no captioning task kind yet
     Params = CaptionParams
+    # The word segmenters (pythainlp, laonlp, khmer-nltk) are optional: without one a language
+    # is scored on characters, and the metric keys say so.
+    requires: ClassVar[dict[str, str]] = {
+        "sacrebleu": "sacrebleu", "rouge_score": "rouge-score", "nltk": "nltk",
+    }  # fmt: skip
 
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
         p: CaptionParams = self.params  # type: ignore[assignment]
@@ -64,9 +69,10 @@ class CaptionMetrics(Evaluator):
                 bump(skipped, "empty caption")
                 continue
             done.append({**r, "caption": c.strip()})
+        result = score_captions(ctx, done, skipped)  # adds each row's entities
         if p.details:
             write_details(Path(p.details), done)
-        return score_captions(ctx, done, skipped)
+        return result
 
 
 def bump(skipped: dict[str, int], reason: str, by: int = 1) -> None:
