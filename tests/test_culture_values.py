@@ -247,3 +247,18 @@ def test_validation_and_test_split_questions(tmp_path):
     test = {json.loads(m)["question_id"] for m in loader.load(ctx(), "test")["meta"]}
     assert val and test and not val & test
     assert len(val | test) == len(goqa_rows())
+
+
+def test_pack_benchmark_params_build():
+    from regionadapt_plugins.culture_eval.values import ValueAlignment
+
+    from regionadapt.packs import get_pack
+
+    pack = get_pack("sea")
+    bench = next(b for b in pack.benchmarks if b.task == "values")
+    params = ValueAlignment.pack_params(bench, pack)
+    assert params["dataset_params"] == {"hub_id": "Anthropic/llm_global_opinions"}
+    assert params["countries"] == ("pack" if bench.role == "regional" else "rest")
+    build("evaluators", "value-alignment", params)  # validates
+    other = next(b for b in pack.benchmarks if b.task != "values")
+    assert ValueAlignment.pack_params(other, pack) is None

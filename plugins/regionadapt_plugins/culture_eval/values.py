@@ -86,6 +86,16 @@ class ValueAlignment(Evaluator):
     tasks: ClassVar[tuple[str, ...]] = ("values",)
     Params = ValueAlignmentParams
 
+    @classmethod
+    def pack_params(cls, bench: Any, pack: Any) -> dict[str, Any] | None:
+        """A pack's ``values`` benchmark (e.g. ``globalopinionqa-sea``): GlobalOpinionQA on the
+        pack's countries for a regional benchmark, on the rest for a global one."""
+        if bench.task != "values":
+            return None
+        where = {"hub_id": bench.hub_id} if bench.hub_id else {"path": "/path/to/local/copy"}
+        countries = "pack" if bench.role == "regional" else "rest"
+        return {"dataset": "global-opinions", "dataset_params": where, "countries": countries}
+
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
         from regionadapt_plugins.culture_eval.values_report import report
         from regionadapt_plugins.culture_eval.values_run import build_pairs, run_conditions
