@@ -262,3 +262,12 @@ def test_pack_benchmark_params_build():
     build("evaluators", "value-alignment", params)  # validates
     other = next(b for b in pack.benchmarks if b.task != "values")
     assert ValueAlignment.pack_params(other, pack) is None
+
+
+def test_init_writes_the_packs_values_benchmark():
+    from regionadapt.init_template import pack_benchmarks
+    from regionadapt.packs import get_pack
+
+    text = pack_benchmarks(get_pack("sea"), "lvlm")
+    entry = text.split('name = "globalopinionqa-sea"', 1)[1].split("\n\n", 1)[0]
+    assert 'evaluator = "value-alignment"' in entry and 'countries = "pack"' in entry
