@@ -49,6 +49,9 @@ def test_parse_selections_real_format():
     assert goqa_country("Nigeria (Non-national sample)") == "NG"
     assert goqa_country("Britain") == "GB" and goqa_country("Czech Rep.") == "CZ"
     assert goqa_country("Atlantis") == ""
+    # A bare nan (a missing share) is None for that country only; quoted 'nan' stays text.
+    sel = parse_selections("defaultdict(<class 'list'>, {'Nan': [nan, 0.5], 'B': [0.5, 0.5]})")
+    assert sel == {"Nan": [None, 0.5], "B": [0.5, 0.5]}
     # What our own writer produces round-trips too (the test fixture's format is the real one).
     assert parse_selections(selections_text({"Thailand": [0.4, 0.6]})) == {"Thailand": [0.4, 0.6]}
 
@@ -59,7 +62,8 @@ def test_parse_selections_real_format():
         "__import__('os').system('touch /tmp/culture-pwned')",
         "defaultdict(<class 'list'>, {'X': __import__('os').getcwd()})",
         "defaultdict(<class 'list'>, {'Thailand': [0.5, 0.5]",
-        "defaultdict(<class 'list'>, {'Thailand': [nan, 0.5]})",
+        "defaultdict(<class 'list'>, {'Thailand': [nan(), 0.5]})",
+        "defaultdict(<class 'list'>, {'Thailand': ['x', 0.5]})",
     ],
 )
 def test_parse_selections_never_evaluates(text, tmp_path):
@@ -103,12 +107,17 @@ def test_bootstrap_resamples_questions():
 
 
 SHARES = {
-    "q0": {"TH": [0.1, 0.2, 0.3, 0.4], "VN": [0.4, 0.4, 0.1, 0.1], "US": [0.25] * 4},
+    "q0": {
+        "TH": [0.1, 0.2, 0.3, 0.4],
+        "VN": [0.4, 0.4, 0.1, 0.1],
+        "US": [0.25] * 4,
+        "??": [0.1, 0.1, 0.1, 0.7],
+    },
     "q1": {"TH": [0.9, 0.1], "GB": [0.3, 0.7]},
     "q2": {"TH": [0.2, 0.2, 0.3, 0.3], "VN": [0.6, 0.3, 0.1]},
 }
 OPTIONS = {"q0": ["w", "x", "y", "z"], "q1": ["yes", "no"], "q2": ["a", "b", "c"]}
-NAME = {**GOQA_NAMES, "US": "United States", "GB": "Britain"}
+NAME = {**GOQA_NAMES, "US": "United States", "GB": "Britain", "??": "Atlantis"}
 
 
 def goqa_rows() -> list[dict]:
@@ -238,6 +247,7 @@ def test_rest_countries_and_bad_model_answers(tmp_path):
     res = ev.evaluate(model, ctx(), "train")
     assert set(res.groups["country"]) == {"US"}  # GB's question got the wrong number of scores
     assert res.skipped["model answer: scores do not match the letters offered"] == 1
+    assert res.skipped["country: name not known"] == 1  # Atlantis
 
 
 def test_validation_and_test_split_questions(tmp_path):

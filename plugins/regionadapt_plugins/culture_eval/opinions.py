@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import math
 import re
+import tokenize
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,11 +48,11 @@ ALIASES: dict[str, str] = {
 }  # fmt: skip
 
 
-def parse_selections(text: Any) -> dict[str, list[float]]:
+def parse_selections(text: Any) -> dict[str, list[float | None]]:
     """``"defaultdict(<class 'list'>, {'Belgium': [0.2, 0.8]})"`` -> ``{'Belgium': [0.2, 0.8]}``.
 
-    A plain dict literal (a local copy that wrote ``dict(...)``) or an already parsed dict is
-    accepted too. Raises ValueError saying what was expected.
+    A plain dict literal or an already parsed dict is accepted too; a bare ``nan`` share becomes
+    None (missing). Raises ValueError saying what was expected.
     """
     if isinstance(text, dict):
         raw: Any = text
@@ -61,19 +63,36 @@ def parse_selections(text: Any) -> dict[str, list[float]]:
         if not literal.startswith("{"):
             raise ValueError(f"expected defaultdict(<class 'list'>, {{...}}), got {s[:60]!r}")
         try:
-            raw = ast.literal_eval(literal)
-        except (ValueError, SyntaxError) as exc:
+            raw = ast.literal_eval(_nan_to_none(literal))
+        except (ValueError, SyntaxError, tokenize.TokenError) as exc:
             raise ValueError(
                 f"selections is not a dict literal ({exc.__class__.__name__})"
             ) from None
     if not isinstance(raw, dict):
         raise ValueError("selections is not a mapping")
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[float | None]] = {}
     for country, shares in raw.items():
         if not isinstance(shares, (list, tuple)):
             raise ValueError(f"selections[{country!r}] is not a list of shares")
-        out[str(country)] = [float(x) for x in shares]
+        try:
+            out[str(country)] = [None if x is None else float(x) for x in shares]
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"selections[{country!r}] holds a share that is not a number"
+            ) from None
     return out
+
+
+def _nan_to_none(literal: str) -> str:
+    """A bare ``nan`` (how Python prints a missing share) -> ``None``, token by token, so a
+    country called "Nan..." or a quoted 'nan' is untouched; the share is then counted missing
+    for that one country instead of losing the whole question."""
+    if "nan" not in literal:
+        return literal
+    toks = tokenize.generate_tokens(io.StringIO(literal).readline)
+    out = [(t.type, "None" if t.type == tokenize.NAME and t.string == "nan" else t.string)
+           for t in toks]  # fmt: skip
+    return tokenize.untokenize(out)
 
 
 def parse_options(value: Any) -> list[str]:
@@ -186,8 +205,8 @@ class GlobalOpinions(BenchmarkLoader):
         return out or [_bad(base, "no country in selections")]
 
 
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 def _bad(base: dict[str, Any], reason: str) -> dict[str, Any]:

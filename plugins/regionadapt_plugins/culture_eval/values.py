@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -31,7 +31,7 @@ ISO3 = re.compile(r"^[a-z]{3}$")
 class ValueAlignmentParams(Strict):
     dataset: str = Field(default="global-opinions", description="a registered data-set loader")
     dataset_params: dict[str, Any] = Field(default_factory=dict)
-    countries: Literal["pack", "rest"] | list[str] = Field(
+    countries: Literal["pack", "rest"] | list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(
         default="pack",
         description="'pack': the pack's countries (regional role); 'rest': every other country "
         "in the data (global role); or a list of ISO alpha-2 codes",

@@ -83,9 +83,10 @@ def build_pairs(
         if len(keep) < len(pairs):
             bump(skipped, "no image for country", len(pairs) - len(keep))
         pairs = keep
+    decoded = {im.id: _open(im.image) for ims in images.values() for im in ims}  # once each
     for pr in pairs:
         pr.images = images.get(pr.country, [])
-        add_prompts(p, pr, conditions)
+        add_prompts(p, pr, conditions, decoded)
     return pairs, conditions
 
 
@@ -124,14 +125,16 @@ def country_name(ctx: Context, row: dict[str, Any]) -> str:
     return re.sub(r"\s*\(.*\)\s*$", "", str(row["meta"].get("country_name") or row["country"]))
 
 
-def add_prompts(p: ValueAlignmentParams, pr: Pair, conditions: Sequence[str]) -> None:
+def add_prompts(
+    p: ValueAlignmentParams, pr: Pair, conditions: Sequence[str], decoded: dict[str, Any]
+) -> None:
     letters = letters_for(len(pr.options))
     lines = "\n".join(f"{letter}. {o}" for letter, o in zip(letters, pr.options, strict=True))
     for cond in conditions:
         prefix = p.named_prefix.format(country=pr.country_name) if cond.endswith("+named") else ""
         text = p.template.format(prefix=prefix, question=pr.question, options=lines)
         if cond.startswith("image"):
-            pr.prompts[cond] = [ChatPrompt(text=text, images=[_open(im.image)]) for im in pr.images]
+            pr.prompts[cond] = [ChatPrompt(text=text, images=[decoded[im.id]]) for im in pr.images]
         else:
             pr.prompts[cond] = [ChatPrompt(text=text)]
 
