@@ -168,3 +168,30 @@ def test_demo_world_captions_name_their_entity():
     for label, ref, lang in zip(test["label"], test["reference"], test["lang"]):
         assert label in {h.entry_id for h in matcher.find(ref)}
         assert lang in {lg.code for lg in c.pack.languages}
+
+
+@needs_wordnet
+def test_wordnet_lexnames_match_the_data():
+    # The lexnames index written beside Debian's files: every synset's lexicographer file must
+    # be of its own part of speech (a shifted list would put nouns in verb.* files).
+    prefix = {"n": "noun.", "v": "verb.", "a": "adj.", "s": "adj.", "r": "adv."}
+    for pos in "nvar":
+        for k, syn in enumerate(WORDNET.all_synsets(pos)):
+            assert syn.lexname().startswith(prefix[syn.pos()]), syn
+            if k > 2000:
+                break
+    assert WORDNET.synset("dog.n.01").lexname() == "noun.animal"
+    assert WORDNET.synset("run.v.01").lexname() == "verb.motion"
+
+
+def test_wordnet_missing_is_reported(monkeypatch, tmp_path):
+    import nltk
+    from regionadapt_plugins.culture_eval import wordnet as W
+
+    def nowhere(name):
+        raise LookupError(name)
+
+    monkeypatch.setattr(nltk.data, "find", nowhere)
+    monkeypatch.setattr(W, "SYSTEM_DIRS", (str(tmp_path / "absent"),))
+    reader, why = W.find_wordnet.__wrapped__()
+    assert reader is None and "METEOR unavailable" in why

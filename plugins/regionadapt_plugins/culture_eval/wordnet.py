@@ -32,10 +32,10 @@ POS_NUMBER = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
 
 
 def cache_root() -> Path:
-    base = os.environ.get("REGIONADAPT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "regionadapt"
-    )
-    return Path(base) / "wordnet"
+    """Where the copy goes: ``$REGIONADAPT_CACHE`` or ``~/.cache/regionadapt`` (as the demo
+    world's cached models)."""
+    env = os.environ.get("REGIONADAPT_CACHE")
+    return (Path(env) if env else Path.home() / ".cache" / "regionadapt") / "wordnet"
 
 
 def _from_system(src: Path) -> Path | None:
