@@ -281,3 +281,16 @@ def test_init_writes_the_packs_values_benchmark():
     text = pack_benchmarks(get_pack("sea"), "lvlm")
     entry = text.split('name = "globalopinionqa-sea"', 1)[1].split("\n\n", 1)[0]
     assert 'evaluator = "value-alignment"' in entry and 'countries = "pack"' in entry
+
+
+def test_local_copy_with_its_own_splits(tmp_path):
+    import datasets
+
+    dd = datasets.DatasetDict({
+        "test": datasets.Dataset.from_list(goqa_rows()[:2]),
+        "validation": datasets.Dataset.from_list(goqa_rows()[2:3]),
+    })  # fmt: skip
+    dd.save_to_disk(str(tmp_path / "dd"))
+    loader = build("datasets", "global-opinions", {"path": str(tmp_path / "dd")})
+    assert set(loader.load(ctx(), "test")["text"]) == {"Question q0?", "Question q1?"}
+    assert set(loader.load(ctx(), "validation")["text"]) == {"Question q2?"}

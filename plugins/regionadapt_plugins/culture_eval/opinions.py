@@ -160,6 +160,8 @@ class GlobalOpinions(BenchmarkLoader):
     split_map: ClassVar[dict[str, str]] = {"test": "train", "validation": "train"}
 
     def raw_splits(self, split: str) -> list[str]:
+        if self.params.path and split in _local_splits(self.params.path):
+            return [split]  # a local copy with its own splits: used as they are
         return [self.split_map.get(split, split)]
 
     def convert(self, raw: Any, where: str, raw_split: str) -> Any:
@@ -177,8 +179,9 @@ class GlobalOpinions(BenchmarkLoader):
         if p.sources is not None and source not in p.sources:
             return []
         qid = f"goqa-{i}"
-        if getattr(self, "_split", raw_split) in ("validation", "test") and question:
-            if question_split(question, p.validation_share) != self._split:
+        wanted = getattr(self, "_split", raw_split)
+        if wanted in ("validation", "test") and raw_split != wanted and question:
+            if question_split(question, p.validation_share) != wanted:
                 return []
         topic = self._topics.get(question) or self._topics.get(qid) or row.get("topic") or ""
         base = {"id": qid, "text": question, "meta": {"question_id": qid, "source": source}}
@@ -203,6 +206,14 @@ class GlobalOpinions(BenchmarkLoader):
             out.append({"id": f"{qid}-{code or name}", "text": question, "options": options,
                         "country": code, "meta": meta})  # fmt: skip
         return out or [_bad(base, "no country in selections")]
+
+
+def _local_splits(path: str) -> list[str]:
+    file = Path(path).expanduser() / "dataset_dict.json"
+    try:
+        return list(json.loads(file.read_text(encoding="utf-8")).get("splits", []))
+    except (OSError, ValueError):
+        return []
 
 
 def _finite(x: float | None) -> float | None:
