@@ -294,3 +294,19 @@ def test_local_copy_with_its_own_splits(tmp_path):
     loader = build("datasets", "global-opinions", {"path": str(tmp_path / "dd")})
     assert set(loader.load(ctx(), "test")["text"]) == {"Question q0?", "Question q1?"}
     assert set(loader.load(ctx(), "validation")["text"]) == {"Question q2?"}
+
+
+def test_broken_pictures_are_counted(tmp_path):
+    rows = [
+        {"id": "th0", "image": png(COLOURS["TH"]), "country": "TH", "label": "home"},
+        {"id": "vn0", "image": png(COLOURS["VN"])[:20], "country": "VN", "label": "home"},
+    ]  # fmt: skip
+    images = {"dataset": "local-benchmark",
+              "dataset_params": {"path": save_schema(tmp_path / "im", rows)}}  # fmt: skip
+    path = write_goqa(tmp_path / "goqa", goqa_rows())
+    ev = build("evaluators", "value-alignment",
+               {"dataset_params": {"path": path}, "images": images, "n_boot": 200})  # fmt: skip
+    res = ev.evaluate(FakeChat({}), ctx(), "train")
+    assert res.skipped["unreadable picture"] == 1
+    assert res.skipped["no image for country"] == 2  # VN's q0 and q2
+    assert set(res.groups["country"]) == {"TH"}

@@ -77,13 +77,14 @@ def build_pairs(
             if pair is not None:
                 pairs.append(pair)
     images: dict[str, Any] = {}
+    decoded: dict[str, Any] = {}
     if p.images is not None and pairs:
         images = country_images(p.images, ctx, {pr.country for pr in pairs}, who)
+        images, decoded = decode_pictures(images, skipped)
         keep = [pr for pr in pairs if pr.country in images]
         if len(keep) < len(pairs):
             bump(skipped, "no image for country", len(pairs) - len(keep))
         pairs = keep
-    decoded = {im.id: _open(im.image) for ims in images.values() for im in ims}  # once each
     for pr in pairs:
         pr.images = images.get(pr.country, [])
         add_prompts(p, pr, conditions, decoded)
@@ -139,10 +140,23 @@ def add_prompts(
             pr.prompts[cond] = [ChatPrompt(text=text)]
 
 
-def _open(data: bytes) -> Any:
+def decode_pictures(
+    images: dict[str, list[Any]], skipped: dict[str, int]
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Each picture decoded once; one that does not decode is dropped and counted."""
     from regionadapt_plugins.embedding_eval.common import open_image
 
-    return open_image(data)
+    decoded: dict[str, Any] = {}
+    kept: dict[str, list[Any]] = {}
+    for country, ims in images.items():
+        for im in ims:
+            try:
+                decoded[im.id] = open_image(im.image)
+            except Exception:  # a broken file must not end the evaluation
+                bump(skipped, "unreadable picture")
+                continue
+            kept.setdefault(country, []).append(im)
+    return kept, decoded
 
 
 def run_conditions(
