@@ -310,3 +310,21 @@ def test_broken_pictures_are_counted(tmp_path):
     assert res.skipped["unreadable picture"] == 1
     assert res.skipped["no image for country"] == 2  # VN's q0 and q2
     assert set(res.groups["country"]) == {"TH"}
+
+
+def test_docs_examples_build():
+    """The config examples in docs/culture-evaluation.md validate (docs cannot drift)."""
+    import re
+    from pathlib import Path
+
+    import tomllib
+
+    from regionadapt.config import BenchmarkRef
+
+    page = Path(__file__).parents[1] / "docs" / "culture-evaluation.md"
+    blocks = re.findall(r"```toml\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    refs = [BenchmarkRef.model_validate(b) for block in blocks
+            for b in tomllib.loads(block)["lvlm"]["evaluate"]["benchmarks"]]  # fmt: skip
+    assert {r.evaluator for r in refs} == {"value-alignment", "caption-metrics"}
+    for r in refs:
+        build("evaluators", r.evaluator, r.params)
