@@ -34,7 +34,7 @@ def llava(tmp_path_factory):
 
 
 def test_value_alignment_on_tiny_llava(llava, tmp_path):
-    from regionadapt_plugins.embedding_eval.common import open_image
+    from regionadapt.data.images import to_pil
 
     path = write_goqa(tmp_path / "goqa", goqa_rows())
     images = image_set(tmp_path)
@@ -47,7 +47,7 @@ def test_value_alignment_on_tiny_llava(llava, tmp_path):
     res.check("value-alignment")
     assert res.n == 4 and len(res.groups["condition"]) == 4
     recs = [json.loads(x) for x in open(details, encoding="utf-8")]
-    pictures = {r["id"]: open_image(r["image"]) for r in _image_rows(images)}
+    pictures = {r["id"]: to_pil(r["image"]).convert("RGB") for r in _image_rows(images)}
     for r in recs[:6]:  # the handle asked directly gives the same distribution
         imgs = [pictures[r["image"]]] if r["image"] else []
         letters = [chr(65 + k) for k in range(len(r["human"]))]

@@ -126,7 +126,7 @@ def caption_rows(
     model: Any, ctx: Context, p: CaptionParams, rows: list[dict[str, Any]], skipped: dict[str, int]
 ) -> list[str | None]:
     """The model's caption per row (None where the picture does not decode), in chunks."""
-    from regionadapt_plugins.embedding_eval.common import open_image
+    from regionadapt.data.images import to_pil
 
     out: list[str | None] = []
     chunk = max(p.batch_size * 4, 32)
@@ -135,7 +135,7 @@ def caption_rows(
         prompts, where = [], []
         for k, r in enumerate(part):
             try:
-                img = open_image(r.pop("image"))
+                img = to_pil(r.pop("image")).convert("RGB")
             except Exception:  # a broken file must not end the evaluation
                 bump(skipped, "unreadable image")
                 continue

@@ -144,14 +144,14 @@ def decode_pictures(
     images: dict[str, list[Any]], skipped: dict[str, int]
 ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     """Each picture decoded once; one that does not decode is dropped and counted."""
-    from regionadapt_plugins.embedding_eval.common import open_image
+    from regionadapt.data.images import to_pil
 
     decoded: dict[str, Any] = {}
     kept: dict[str, list[Any]] = {}
     for country, ims in images.items():
         for im in ims:
             try:
-                decoded[im.id] = open_image(im.image)
+                decoded[im.id] = to_pil(im.image).convert("RGB")
             except Exception:  # a broken file must not end the evaluation
                 bump(skipped, "unreadable picture")
                 continue
