@@ -195,3 +195,14 @@ def test_wordnet_missing_is_reported(monkeypatch, tmp_path):
     monkeypatch.setattr(W, "SYSTEM_DIRS", (str(tmp_path / "absent"),))
     reader, why = W.find_wordnet.__wrapped__()
     assert reader is None and "METEOR unavailable" in why
+
+
+def test_demo_world_benchmarks_have_the_reference_column():
+    # The schema's optional `reference` column is filled in (the VQA parts have none).
+    from regionadapt.components import Context
+    from regionadapt.packs import get_pack
+
+    c = Context(pack=get_pack("sea"), seed=0)
+    for part in ("regional", "global"):
+        ds = build("datasets", "demo-world", {"part": part, "per_concept": 1}).load(c, "test")
+        assert set(ds["reference"]) == {""}
