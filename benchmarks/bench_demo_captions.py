@@ -21,8 +21,6 @@ from pathlib import Path
 
 
 def main() -> None:
-    from regionadapt_plugins.demo_world.lvlm_base import PROMPT
-
     from regionadapt import metrics
     from regionadapt.components import build
     from regionadapt.lifecycle import open_project
@@ -33,8 +31,10 @@ def main() -> None:
     ap.add_argument("project", type=Path)
     ap.add_argument("--per-concept", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=16)
+    ap.add_argument("--prompt", default=None, help="default: the demo base's caption prompt")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    prompt = args.prompt or demo_prompt()
     project = open_project(args.project / "regionadapt.toml", "lvlm")
     run = project.run
     ckpts = {
@@ -45,7 +45,7 @@ def main() -> None:
     curve = json.loads((run.stage_dir("merge") / "curve.json").read_text())
     ev = build("evaluators", "caption-metrics", {
         "dataset": "demo-world-captions", "dataset_params": {"per_concept": args.per_concept},
-        "prompt": PROMPT, "max_new_tokens": args.max_new_tokens,
+        "prompt": prompt, "max_new_tokens": args.max_new_tokens,
     })  # fmt: skip
     out: dict[str, dict] = {}
     for label, path in ckpts.items():
@@ -64,6 +64,15 @@ def main() -> None:
               f"skipped {r['skipped']}")  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps({"chosen_b": curve["chosen_b"], "models": out}, indent=2))
+
+
+def demo_prompt() -> str:
+    """The caption prompt the demo chat base was trained with (and its tuning reuses)."""
+    try:
+        from regionadapt_plugins.demo_world.lvlm_base import PROMPT
+    except ImportError:  # the lvlm demo base not installed: the chat backend's default
+        return "Describe this image."
+    return PROMPT
 
 
 if __name__ == "__main__":
