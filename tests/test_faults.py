@@ -504,11 +504,6 @@ ls -a {disk}/run
     assert ".tmp-tune" not in res.stdout  # removed on the way out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lifecycle.run_stage prints the traceback of a non-RegionAdaptError itself "
-    "(traceback.print_exc, lead's code): it must do so only with --debug",
-)
 @needs_mount
 def test_disk_full_during_a_stage_prints_no_traceback(site, project):
     env = plugin_env(site, REGIONADAPT_MIN_FREE_MB="0.1", RA_FAULT_BIG_MB="40")

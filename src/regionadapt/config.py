@@ -76,7 +76,9 @@ class MergeConfig(Strict):
 
 class BenchmarkRef(ComponentRef):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    role: Literal["regional", "global"]
+    # "report": scored and shown for every model, but outside GRP (a value-alignment or caption
+    # metric the user wants to watch without letting it choose b).
+    role: Literal["regional", "global", "report"]
     evaluator: str
     weight: float = Field(default=1.0, gt=0)
 
@@ -90,7 +92,7 @@ class EvaluateConfig(Strict):
     @classmethod
     def _both_roles(cls, v):
         roles = {b.role for b in v}
-        if roles != {"regional", "global"}:
+        if not {"regional", "global"} <= roles:
             raise ValueError(
                 "expected at least one benchmark with role 'regional' and one with role 'global'"
             )

@@ -26,7 +26,7 @@ CATEGORIES = (
 )  # fmt: skip
 TASKS = (
     "multiple-choice-vqa", "zero-shot-classification", "retrieval", "text-to-image",
-    "geo-localisation", "values",
+    "geo-localisation", "values", "captioning",
 )  # fmt: skip
 SCHEMA_VERSION = 1
 
@@ -98,7 +98,7 @@ class Benchmark(Strict):
     hub_id: str | None = None
     path: str | None = None
     split: str = "test"
-    role: Literal["regional", "global"]
+    role: Literal["regional", "global", "report"]
     task: Literal[TASKS]  # type: ignore[valid-type]
     metric: str
     archs: list[Literal[ARCHS]] = Field(min_length=1)  # type: ignore[valid-type]
