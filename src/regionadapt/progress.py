@@ -30,24 +30,26 @@ LEVELS = ("quiet", "normal", "verbose")
 LINE_EVERY_S = 10.0
 
 _T0 = time.monotonic()
-# Inherited by worker processes (DDP training), which then log at the same level.
-_ENV = "REGIONADAPT_VERBOSITY"
-_level = os.environ.get(_ENV, "normal") if os.environ.get(_ENV) in LEVELS else "normal"
 _active: list[Progress] = []
 
 
 def set_verbosity(level: str) -> None:
-    """``"quiet"`` | ``"normal"`` | ``"verbose"``; also switches third-party bars off."""
-    global _level
+    """``"quiet"`` | ``"normal"`` | ``"verbose"``; also switches third-party bars off.
+
+    The level itself lives in :mod:`regionadapt.verbosity` (what ``-q``/``-v`` set; it travels
+    in the environment, so worker processes say as much as their parent)."""
+    from regionadapt import verbosity as v
+
     if level not in LEVELS:
         raise ValueError(f"verbosity: expected one of {', '.join(LEVELS)}, got {level!r}")
-    _level = level
-    os.environ[_ENV] = level
+    v.set_level({"quiet": v.QUIET, "normal": v.NORMAL, "verbose": v.VERBOSE}[level])
     quiet_third_party()
 
 
 def verbosity() -> str:
-    return _level
+    from regionadapt import verbosity as v
+
+    return LEVELS[v.level() + 1]
 
 
 def quiet_third_party() -> None:
@@ -85,13 +87,13 @@ def _emit(line: str, file: TextIO | None = None) -> None:
 
 def log(message: str) -> None:
     """One event, for people (hidden when quiet)."""
-    if _level != "quiet":
+    if verbosity() != "quiet":
         _emit(_stamp(message))
 
 
 def detail(message: str) -> None:
     """A detail shown only with ``-v``."""
-    if _level == "verbose":
+    if verbosity() == "verbose":
         _emit(_stamp(message))
 
 
@@ -163,7 +165,7 @@ class Progress:
         self._sink = sink
         if tty is None:
             tty = bool(getattr(self._file, "isatty", lambda: False)())
-        self._mode = "off" if _level == "quiet" else ("bar" if tty else "lines")
+        self._mode = "off" if verbosity() == "quiet" else ("bar" if tty else "lines")
         if self._mode == "bar":
             from tqdm.auto import tqdm
 
