@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
         explain: str = typer.Option(
             None,
             metavar="SAMPLE_ID",
-            help="Say why this sample was kept or dropped. A pattern ('*', 'demo-th-*') lists "
+            help="Say why this sample was kept or dropped. A pattern ('*', 'demo-sea-0001*') lists "
             "the matching sample ids with their fate.",
         ),
     ) -> None:
