@@ -1,5 +1,5 @@
 """``regionadapt filter --explain SAMPLE_ID``: why one sample was kept or dropped; with a
-pattern (``--explain 'demo-th-*'``, ``--explain '*'``), the matching ids and their fate."""
+pattern (``--explain 'demo-sea-0001*'``, ``--explain '*'``), the matching ids and their fate."""
 
 from __future__ import annotations
 
