@@ -47,9 +47,9 @@ def test_adapt_prints_the_result_table_from_a_real_run(demo_run):
     # The method works on the demo world: the regional score rises, the unmerged tuned model
     # loses global quality, and the chosen merge wins part of it back and beats both on GRP.
     # Only relative claims, with wide margins: CPU training differs from run to run and machine
-    # to machine. Over four fresh runs with the non-saturating regional test (8 look-alike
+    # to machine. Over five fresh runs with the non-saturating regional test (8 look-alike
     # candidates): tuned global 15-21 points under the base, the chosen merge (b = 0.5 three
-    # times, 0.75 once, each time within the noise of the runner-up) keeping 4-24 points more of
+    # times, 0.75 twice, each time within the noise of the runner-up) keeping 4-24 points more of
     # it than the tuned model (85-101% of the base's), GRP 0.016-0.078 above the tuned model's,
     # regional gain 61-70 points. Now that the regional side no longer saturates, the choice
     # can fall on a larger b, so the retention gain is asserted without a margin. 240 global
@@ -61,7 +61,7 @@ def test_adapt_prints_the_result_table_from_a_real_run(demo_run):
     assert s["global_retention"] > s["tuned_global_retention"]
     # The regional test does not saturate (8 look-alike candidates, unseen phrasings), so the
     # curve shows a trade-off on the regional side too; every pack language is asked. Over the
-    # four runs the tuned model scored 0.71-0.80 regional, and 5-7 of the 7 models had distinct
+    # five runs the tuned model scored 0.71-0.80 regional, and 5-7 of the 7 models had distinct
     # regional scores (only b >= 0.75 sometimes ties with the tuned model; the saturated test
     # had 4, every b >= 0.5 at 0.99-1.00).
     assert max(v["regional"] for v in m.values()) < 0.97
