@@ -148,3 +148,12 @@ def test_resume_after_a_kill_gives_the_same_model(tmp_path):
     assert summary["resumed_at"] == 2
     for k in ref:
         assert torch.allclose(ref[k], resumed[k], atol=1e-6), k
+
+
+def test_recognises_chat_vlms_only(tmp_path):
+    folder = K.build_llava(tmp_path / "m")
+    assert TransformersChatBackend.recognises(str(folder))
+    assert TransformersChatBackend.recognises("Qwen/Qwen2-VL-2B-Instruct")
+    assert TransformersChatBackend.recognises("google/gemma-3-4b-it")
+    assert not TransformersChatBackend.recognises("stabilityai/stable-diffusion-xl-base-1.0")
+    assert not TransformersChatBackend.recognises(str(tmp_path))

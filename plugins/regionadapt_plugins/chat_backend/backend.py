@@ -21,6 +21,9 @@ from regionadapt_plugins.chat_backend.params import ModelParams, TuneParams
 LOAD_INFO = "regionadapt_lvlm.json"
 # Written into the adapter folder: whether the adapter alone is the whole tuning delta.
 ADAPTER_INFO = "regionadapt_adapter.json"
+# Hub-id fragments of chat-VLM families (``init --model X`` without --arch picks lvlm on them).
+VLM_NAMES = ("llava", "-vl", "gemma-3", "paligemma", "idefics", "smolvlm", "internvl", "pixtral",
+             "molmo", "aya-vision")  # fmt: skip
 
 
 def _load_info(folder: Path) -> dict[str, Any]:
@@ -57,6 +60,20 @@ class TransformersChatBackend(Backend):
         "GG-EZ paper, Gemma-3: batch 64, lr 2e-5, 3 epochs, AdamW + linear decay; here LoRA on "
         "the language model, vision tower frozen"
     )
+
+    @classmethod
+    def recognises(cls, model: str) -> bool:
+        """A local folder whose config has a vision and a text part, or a hub id naming a
+        known chat-VLM family (cheap: no download)."""
+        config = Path(model).expanduser() / "config.json"
+        if config.is_file():
+            try:
+                cfg = json.loads(config.read_text(encoding="utf-8"))
+            except ValueError:
+                return False
+            return "vision_config" in cfg and "text_config" in cfg
+        name = model.lower()
+        return "/" in name and any(k in name for k in VLM_NAMES)
 
     def prepare_base(self, ctx: Context, model: ModelParams, out_dir: Path) -> None:
         from regionadapt_plugins.chat_backend.model import load_model, load_processor, save_model
