@@ -47,7 +47,8 @@ def test_option_logprobs_equal_the_models_own_loss(handle):
             conv = [{"role": "user", "content": p.text}, {"role": "assistant", "content": opt}]
             if p.system:
                 conv.insert(0, {"role": "system", "content": p.system})
-            enc = D.encode(handle.processor, conv, p.images, "ref", iid)
+            # the reference goes through the processor on the whole text (no kept inputs)
+            enc = D.encode(handle.processor, conv, p.images, "ref", iid, keep=False)
             batch = D.collate(handle.processor, [enc], 10**6)
             with torch.no_grad():
                 loss = float(handle.model(**batch).loss)  # mean NLL over labelled tokens

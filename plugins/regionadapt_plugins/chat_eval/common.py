@@ -13,9 +13,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from regionadapt.components import Context, EvalResult, Evaluator
+from regionadapt.data.images import to_pil
 from regionadapt.handles import ChatModel, ChatPrompt
 from regionadapt.schema import Strict
-from regionadapt_plugins.embedding_eval.common import Rows, bump, load_rows, open_image
+from regionadapt_plugins.embedding_eval.common import Rows, bump, load_rows
 
 
 class ChatDataParams(Strict):
@@ -73,7 +74,7 @@ class ChatEvaluator(Evaluator):
                     bump(skipped, "missing image")
                     continue
                 try:
-                    img = open_image(value)
+                    img = to_pil(value).convert("RGB")
                 except Exception:  # a broken file must not end the evaluation
                     bump(skipped, "unreadable image")
                     continue

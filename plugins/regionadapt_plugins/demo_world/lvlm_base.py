@@ -26,13 +26,16 @@ VOCAB_SIZE = 4000
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<image>"]
 VISION = {"image_size": 32, "patch_size": 8, "hidden_size": 64, "intermediate_size": 128,
           "num_hidden_layers": 2, "num_attention_heads": 4, "projection_dim": 64}  # fmt: skip
-TEXT = {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 2,
+TEXT = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": 4, "max_position_embeddings": 128}  # fmt: skip
 PRETRAIN = {"method": "full", "train_projector": True, "train_vision": True, "epochs": 20,
             "max_steps": 220, "batch_size": 32, "micro_batch_size": 32, "lr": 2e-3,
             "warmup_ratio": 0.05, "weight_decay": 0.01, "max_length": 96,
             "caption_prompt": PROMPT, "checkpoint_every": None, "log_every": 50}  # fmt: skip
 PER_CONCEPT = 60
+# Captions the base learns to answer PROMPT with: mostly the bare name, as the demo's regional
+# captions and every multiple-choice option are.
+CAPTIONS = ("{}", "{}", "a photo of a {}")
 TEMPLATE = (
     "{%- for m in messages -%}"
     "{%- set text = m['content'] if m['content'] is string else "
@@ -113,10 +116,25 @@ def build_model(tokenizer: Any, seed: int) -> tuple[Any, Any]:
     return model, processor
 
 
+def pretraining_rows(seed: int) -> list[dict[str, Any]]:
+    """The global part: pictures of the everyday concepts with their names (never a regional
+    thing: that is what tuning must teach)."""
+    import random
+
+    from regionadapt_plugins.demo_world.world import DemoWorld
+
+    world = DemoWorld(pack=None, seed=seed)
+    prng = random.Random(seed)
+    rows = world.global_training_set(PER_CONCEPT)
+    names = [c.id for c in world.global_ for _ in range(PER_CONCEPT)]
+    return [{"id": f"g{i}", "image": r["image"], "text": prng.choice(CAPTIONS).format(name)}
+            for i, (r, name) in enumerate(zip(rows, names, strict=True))]  # fmt: skip
+
+
 def lvlm_base(seed: int = 0) -> Path:
     """The cached demo chat-VLM base; built (about a minute) if absent."""
     texts = corpus()
-    key = hash_json([LVLM_VERSION, VISION, TEXT, PRETRAIN, PER_CONCEPT, VOCAB_SIZE, TEMPLATE,
+    key = hash_json([LVLM_VERSION, VISION, TEXT, PRETRAIN, PER_CONCEPT, CAPTIONS, VOCAB_SIZE, TEMPLATE,
                      hash_json(texts), seed])  # fmt: skip
     from regionadapt_plugins.demo_world.base_model import cache_root
 
@@ -127,13 +145,11 @@ def lvlm_base(seed: int = 0) -> Path:
     import torch
 
     from regionadapt_plugins.chat_backend import TuneParams, save_model, train_chat
-    from regionadapt_plugins.demo_world.world import DemoWorld
 
     log("demo world: pretraining the chat-VLM base on the global part (once, cached)")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     model, processor = build_model(build_tokenizer(texts), seed)
-    rows = DemoWorld(pack=None, seed=seed).global_training_set(PER_CONCEPT)
-    ds = datasets.Dataset.from_list([{"id": str(i), **r} for i, r in enumerate(rows)])
+    ds = datasets.Dataset.from_list(pretraining_rows(seed))
     net, summary = train_chat(model, processor, ds, TuneParams(**{**PRETRAIN, "seed": seed}), log)
     if not summary.get("steps"):
         raise StageError("demo world: chat-VLM pretraining made no step")

@@ -79,7 +79,7 @@ def lvlm() -> ModelSource:
         "tokenizer trained offline) pretrained on the global part once, cached in "
         "~/.cache/regionadapt",
         notes=(
-            "The demo's 1.7M-parameter model is tuned fully at a high rate: it learns the\n"
+            "The demo's 1.3M-parameter model is tuned fully at a high rate: it learns the\n"
             "regional names in a minute, and forgets part of the global world doing so (the\n"
             "merge then wins it back)."
         ),
@@ -107,6 +107,7 @@ def lvlm() -> ModelSource:
                     "dataset_params": {"part": "global", "per_concept": 6},
                     "options_from_labels": 4,
                     **mc,
+                    "stratify_by": "concept",  # everyday things have no category
                 },
                 "comment": "DEMO WORLD: the right name among 4 of 24 everyday things",
             },
