@@ -18,6 +18,9 @@ from regionadapt.handles import ChatModel, ChatPrompt
 from regionadapt.schema import Strict
 from regionadapt_plugins.embedding_eval.common import Rows, bump, load_rows
 
+# Benchmarks up to this many items keep their decoded images between models.
+KEEP_IMAGES = 5000
+
 
 class ChatDataParams(Strict):
     """Which benchmark to read, how much of it, and how to group the scores."""
@@ -50,8 +53,16 @@ class ChatEvaluator(Evaluator):
     Params = ChatDataParams
 
     def begin(self, ctx: Context, split: str) -> tuple[Any, Rows, dict[str, int], dict[str, float]]:
+        # The same evaluator scores base, tuned and every merge candidate on a split: the rows
+        # (and their decoded images, see prompts) are read once per split and pack.
         p = self.params
-        return p, load_rows(p, ctx, split, self.name), {}, {}
+        key = (split, getattr(ctx.pack, "id", None), ctx.seed)
+        cache = self.__dict__.setdefault("_rows", {})
+        if key not in cache:
+            cache.clear()
+            self.__dict__["_images"] = {}
+            cache[key] = load_rows(p, ctx, split, self.name)
+        return p, cache[key], {}, {}
 
     @staticmethod
     def empty(metrics: dict[str, float], skipped: dict[str, int]) -> EvalResult:
@@ -65,20 +76,36 @@ class ChatEvaluator(Evaluator):
         ``text(i)`` gives the question for row ``i`` (default: the row's text, or
         ``empty_question`` when it is empty)."""
         p = self.params
-        ds = rows.ds.select_columns(["image"])
+        images = self._decoded(rows, idx)
         keep, out = [], []
-        for start in range(0, len(idx), 256):  # decode a chunk at a time
-            part = idx[start : start + 256]
+        for i in idx:
+            img = images[i]
+            if isinstance(img, str):  # why it has none
+                bump(skipped, img)
+                continue
+            q = text(i) if text else (rows["text"][i] or p.empty_question)
+            keep.append(i)
+            out.append(ChatPrompt(text=q, images=[img], system=p.system))
+        return keep, out
+
+    def _decoded(self, rows: Rows, idx: list[int]) -> dict[int, Any]:
+        """Row -> RGB image, or the reason it has none; decoded once per split (small
+        benchmarks; a large one is decoded a chunk at a time and not kept)."""
+        cache = self.__dict__.setdefault("_images", {})
+        todo = [i for i in idx if i not in cache]
+        keep = len(idx) <= KEEP_IMAGES
+        out = dict(cache) if keep else {}
+        ds = rows.ds.select_columns(["image"])
+        for start in range(0, len(todo), 256):  # decode a chunk at a time
+            part = todo[start : start + 256]
             for i, value in zip(part, ds.select(part)["image"], strict=True):
                 if value is None or value == b"":
-                    bump(skipped, "missing image")
+                    out[i] = "missing image"
                     continue
                 try:
-                    img = to_pil(value).convert("RGB")
+                    out[i] = to_pil(value).convert("RGB")
                 except Exception:  # a broken file must not end the evaluation
-                    bump(skipped, "unreadable image")
-                    continue
-                q = text(i) if text else (rows["text"][i] or p.empty_question)
-                keep.append(i)
-                out.append(ChatPrompt(text=q, images=[img], system=p.system))
-        return keep, out
+                    out[i] = "unreadable image"
+        if keep:
+            cache.update(out)
+        return out
