@@ -8,7 +8,7 @@ validation split and whether the chosen ratio has the best GRP among base, tuned
 Target (issue #8): under 10 minutes on a 2-core machine. The machine it runs on may be shared:
 the load average before and after is printed with the timing.
 
-    python benchmarks/bench_adapt_lvlm.py [--region sea] [--out result.json] [--keep DIR]
+    python benchmarks/bench_adapt_lvlm.py [--region sea] [--seed N] [--out result.json] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ def main() -> None:
     ap.add_argument("--region", default="sea")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--keep", type=Path, help="run in this folder and keep it")
+    ap.add_argument("--seed", type=int, default=0, help="the project seed (world, base, tuning)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
@@ -46,6 +48,10 @@ def main() -> None:
         load0 = os.getloadavg()
         t0 = time.perf_counter()
         _run(cli + ["init", "--region", args.region, "--arch", "lvlm"], work, env)
+        if args.seed:
+            cfg = work / "regionadapt.toml"
+            text = cfg.read_text(encoding="utf-8")
+            cfg.write_text(re.sub(r"(?m)^seed = 0\b", f"seed = {args.seed}", text, count=1))
         t1 = time.perf_counter()
         _run(cli + ["adapt", "--arch", "lvlm"], work, env)
         t2 = time.perf_counter()
