@@ -157,3 +157,15 @@ def test_recognises_chat_vlms_only(tmp_path):
     assert TransformersChatBackend.recognises("google/gemma-3-4b-it")
     assert not TransformersChatBackend.recognises("stabilityai/stable-diffusion-xl-base-1.0")
     assert not TransformersChatBackend.recognises(str(tmp_path))
+
+
+def test_trainable_tokens_are_fused_into_the_exported_embeddings(tmp_path):
+    backend, base, tuned, summary = _tune(tmp_path, max_steps=2, lr=1e-2,
+                                          trainable_tokens="new")  # fmt: skip
+    assert summary["trainable_tokens"] > 0
+    b, t = _weights(base), _weights(tuned)
+    key = next(k for k in b if k.endswith("embed_tokens.weight"))
+    changed = (b[key] != t[key]).any(dim=1).nonzero().flatten().tolist()
+    # only rows of tokens that occur in the training answers moved
+    assert 0 < len(changed) <= summary["trainable_tokens"]
+    assert backend.interpolate(base, tuned, 0.5) is None  # the adapter is not the whole delta

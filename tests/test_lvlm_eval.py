@@ -205,3 +205,24 @@ def test_multiple_choice_on_a_real_tiny_model(tmp_path):
         want = [float(max(range(len(s)), key=s.__getitem__) == r["answer"])
                 for s, r in zip(scores, MC_ROWS[:3], strict=True)]  # fmt: skip
         assert res.items == want
+
+
+def test_rows_are_read_once_per_split(tmp_path, monkeypatch):
+    import regionadapt_plugins.chat_eval.common as common
+
+    calls = []
+    real = common.load_rows
+
+    def counting(p, ctx, split, who):
+        calls.append(split)
+        return real(p, ctx, split, who)
+
+    monkeypatch.setattr(common, "load_rows", counting)
+    path = _bench(tmp_path, MC_ROWS[:3])
+    ev = build("evaluators", "vqa-multiple-choice",
+               {"dataset": "local-benchmark", "dataset_params": {"path": path}})  # fmt: skip
+    ctx = make_ctx(tmp_path)
+    first = [ev.evaluate(Fake(), ctx, "test").items for _ in range(3)]
+    assert calls == ["test"] and first[0] == first[1] == first[2]
+    ev.evaluate(Fake(), ctx, "validation")
+    assert calls == ["test", "validation"]
