@@ -196,15 +196,19 @@ def _stack(processor: Any, batch: Sequence[Encoded]) -> dict[str, Any]:
         ids[row, : e.length] = torch.tensor(e.ids)
         mask[row, : e.length] = 1
     out: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
-    for key in batch[0].extras or {}:
-        values = [e.extras[key] for e in batch]
+    # Rows without images (a text-only prompt beside pictured ones) have no pixel outputs:
+    # per-image outputs come from the rows that have them, in row order, as the model reads
+    # them; per-token outputs are 0 (text) on the other rows.
+    keys = dict.fromkeys(k for e in batch for k in (e.extras or {}))
+    for key in keys:
+        values = [(row, e.extras[key]) for row, e in enumerate(batch) if key in e.extras]
         if key in PER_TOKEN:
-            col = torch.zeros((len(batch), width), dtype=values[0].dtype)
-            for row, v in enumerate(values):
+            col = torch.zeros((len(batch), width), dtype=values[0][1].dtype)
+            for row, v in values:
                 col[row, : v.shape[1]] = v[0]
             out[key] = col
         else:
-            out[key] = torch.cat(values, dim=0)
+            out[key] = torch.cat([v for _, v in values], dim=0)
     return out
 
 
