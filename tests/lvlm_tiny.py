@@ -278,3 +278,11 @@ def tiny_train_data(tmp_path: Path) -> Path:
 def tiny_tune_params() -> dict[str, Any]:
     return {"max_steps": 2, "batch_size": 4, "micro_batch_size": 2, "lr": 1e-3,
             "max_length": 128, "checkpoint_every": None, "log_every": 1}  # fmt: skip
+
+
+def probe(handle: Any) -> list[list[float]]:
+    """Numbers that change with the weights: option log-likelihoods on a fixed prompt."""
+    from regionadapt.handles import ChatPrompt
+
+    prompts = [ChatPrompt("which dish is this", [image((60, 180, 60))])]
+    return handle.option_logprobs(prompts, [["som tam", "rice", "batik cloth"]])

@@ -148,3 +148,47 @@ def test_resume_after_a_kill_gives_the_same_model(tmp_path):
     assert summary["resumed_at"] == 2
     for k in ref:
         assert torch.allclose(ref[k], resumed[k], atol=1e-6), k
+
+
+def test_recognises_chat_vlms_only(tmp_path):
+    folder = K.build_llava(tmp_path / "m")
+    assert TransformersChatBackend.recognises(str(folder))
+    assert TransformersChatBackend.recognises("Qwen/Qwen2-VL-2B-Instruct")
+    assert TransformersChatBackend.recognises("google/gemma-3-4b-it")
+    assert not TransformersChatBackend.recognises("stabilityai/stable-diffusion-xl-base-1.0")
+    assert not TransformersChatBackend.recognises(str(tmp_path))
+
+
+def test_trainable_tokens_are_fused_into_the_exported_embeddings(tmp_path):
+    backend, base, tuned, summary = _tune(tmp_path, max_steps=2, lr=1e-2,
+                                          trainable_tokens="new")  # fmt: skip
+    assert summary["trainable_tokens"] > 0
+    b, t = _weights(base), _weights(tuned)
+    key = next(k for k in b if k.endswith("embed_tokens.weight"))
+    changed = (b[key] != t[key]).any(dim=1).nonzero().flatten().tolist()
+    # only rows of tokens that occur in the training answers moved
+    assert 0 < len(changed) <= summary["trainable_tokens"]
+    assert backend.interpolate(base, tuned, 0.5) is None  # the adapter is not the whole delta
+
+
+def test_tune_state_lives_in_the_run_and_is_removed_when_done(tmp_path):
+    from types import SimpleNamespace
+
+    torch.set_num_threads(1)
+    backend = TransformersChatBackend()
+    ctx = make_ctx(tmp_path)
+    ctx.run = SimpleNamespace(root=tmp_path / "run")
+    src = K.build("llava", tmp_path / "src")
+    base = tmp_path / "tune" / "base"
+    backend.prepare_base(ctx, ModelParams(model=str(src)), base)
+    params = TuneParams(**{**K.tiny_tune_params(), "max_steps": 3, "checkpoint_every": 1})
+    data = K.tiny_train_data(tmp_path)
+    state = backend._state_dir(ctx, params, base, data)
+    assert state.parent == tmp_path / "run" / "tune-state"
+    seen = []
+    orig = backend._state_dir
+    backend._state_dir = lambda *a: seen.append(orig(*a)) or seen[-1]
+    backend.tune(ctx, params, base, data, tmp_path / "tune" / "tuned")
+    assert seen == [state] and not state.exists()  # used, then cleaned
+    other = K.build("gemma3", tmp_path / "other")  # another base: another key
+    assert orig(ctx, params, other, data) != state

@@ -166,3 +166,25 @@ def test_missing_chat_template_is_refused_or_taken_from_config(tmp_path):
 def test_not_a_model_folder_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot load"):
         M.load_processor(tmp_path / "nothing-here")
+
+
+def test_kept_inputs_equal_the_processor_on_the_whole_batch(family):
+    """collate from the inputs kept at pre-flight == the processor run on the batch's texts."""
+    _, _, processor, model = family
+    iid = D.image_token_id(processor, model.config)
+    convs = [
+        [{"role": "user", "content": "which dish is this"},
+         {"role": "assistant", "content": "som tam"}],
+        [{"role": "system", "content": "be brief"},
+         {"role": "user", "content": "what is shown in the picture"},
+         {"role": "assistant", "content": "a green durian fruit on a wooden boat"}],
+    ]  # fmt: skip
+    imgs = [[K.image()], [K.image((60, 180, 60))]]
+    kept = [D.encode(processor, c, im, "k", iid) for c, im in zip(convs, imgs, strict=True)]
+    fresh = [D.encode(processor, c, im, "f", iid, keep=False)
+             for c, im in zip(convs, imgs, strict=True)]  # fmt: skip
+    assert [e.spans for e in kept] == [e.spans for e in fresh]
+    a, b = D.collate(processor, kept, 512), D.collate(processor, fresh, 512)
+    assert set(a) == set(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

@@ -47,7 +47,8 @@ def test_option_logprobs_equal_the_models_own_loss(handle):
             conv = [{"role": "user", "content": p.text}, {"role": "assistant", "content": opt}]
             if p.system:
                 conv.insert(0, {"role": "system", "content": p.system})
-            enc = D.encode(handle.processor, conv, p.images, "ref", iid)
+            # the reference goes through the processor on the whole text (no kept inputs)
+            enc = D.encode(handle.processor, conv, p.images, "ref", iid, keep=False)
             batch = D.collate(handle.processor, [enc], 10**6)
             with torch.no_grad():
                 loss = float(handle.model(**batch).loss)  # mean NLL over labelled tokens
@@ -74,3 +75,13 @@ def test_generate_is_greedy_and_batch_independent(handle):
 def test_mismatched_options_are_refused(handle):
     with pytest.raises(ValueError, match="2 prompts but 1 option lists"):
         handle.option_logprobs(PROMPTS[:2], OPTIONS[:1])
+
+
+def test_prompts_with_and_without_images_score_as_alone(handle):
+    """A text-only prompt batched with pictured ones scores as it does on its own."""
+    mixed = [PROMPTS[0], ChatPrompt("which dish is this"), PROMPTS[2]]
+    opts = [OPTIONS[0], OPTIONS[0], OPTIONS[2]]
+    together = handle.option_logprobs(mixed, opts, batch_size=8)
+    alone = [handle.option_logprobs([p], [o], batch_size=1)[0] for p, o in zip(mixed, opts)]
+    for a, b in zip(together, alone, strict=True):
+        assert a == pytest.approx(b, abs=1e-4)

@@ -21,6 +21,9 @@ from regionadapt_plugins.chat_backend.params import ModelParams, TuneParams
 LOAD_INFO = "regionadapt_lvlm.json"
 # Written into the adapter folder: whether the adapter alone is the whole tuning delta.
 ADAPTER_INFO = "regionadapt_adapter.json"
+# Hub-id fragments of chat-VLM families (``init --model X`` without --arch picks lvlm on them).
+VLM_NAMES = ("llava", "-vl", "gemma-3", "paligemma", "idefics", "smolvlm", "internvl", "pixtral",
+             "molmo", "aya-vision")  # fmt: skip
 
 
 def _load_info(folder: Path) -> dict[str, Any]:
@@ -58,6 +61,20 @@ class TransformersChatBackend(Backend):
         "the language model, vision tower frozen"
     )
 
+    @classmethod
+    def recognises(cls, model: str) -> bool:
+        """A local folder whose config has a vision and a text part, or a hub id naming a
+        known chat-VLM family (cheap: no download)."""
+        config = Path(model).expanduser() / "config.json"
+        if config.is_file():
+            try:
+                cfg = json.loads(config.read_text(encoding="utf-8"))
+            except ValueError:
+                return False
+            return "vision_config" in cfg and "text_config" in cfg
+        name = model.lower()
+        return "/" in name and any(k in name for k in VLM_NAMES)
+
     def prepare_base(self, ctx: Context, model: ModelParams, out_dir: Path) -> None:
         from regionadapt_plugins.chat_backend.model import load_model, load_processor, save_model
 
@@ -84,8 +101,9 @@ class TransformersChatBackend(Backend):
         trust = bool(info.get("trust_remote_code", False))
         processor = load_processor(base_dir, trust_remote_code=trust)
         model = load_model(base_dir, trust_remote_code=trust)  # fp32 master weights
+        state_dir = self._state_dir(ctx, params, base_dir, train_data)
         net, summary = train_chat(model, processor, Path(train_data), params, ctx.log,
-                                  state_dir=self._state_dir(ctx, params, train_data))  # fmt: skip
+                                  state_dir=state_dir)  # fmt: skip
         if params.method == "lora":
             adapter = out_dir.parent / ADAPTER_DIR
             net.save_pretrained(str(adapter))
@@ -96,16 +114,25 @@ class TransformersChatBackend(Backend):
         save_model(net, processor, out_dir)
         if info:
             (out_dir / LOAD_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
+        if state_dir is not None:  # finished: nothing left to resume
+            import shutil
+
+            shutil.rmtree(state_dir, ignore_errors=True)
         return summary
 
-    def _state_dir(self, ctx: Context, params: TuneParams, train_data: Path) -> Path | None:
+    def _state_dir(
+        self, ctx: Context, params: TuneParams, base_dir: Path, train_data: Path
+    ) -> Path | None:
         # Outside the stage's temporary folder (removed when a killed stage restarts), keyed by
-        # what shapes the run, so a resumed run continues only the same training.
+        # what shapes the run (params, the base's config and source, the data), so a resumed
+        # run continues only the same training.
         if ctx.run is None:
             return None
         from regionadapt.rundir import hash_json
 
-        key = hash_json([params.model_dump(mode="json"), str(Path(train_data).resolve())])
+        base = [(Path(base_dir) / f).read_text(encoding="utf-8")
+                for f in ("config.json", LOAD_INFO) if (Path(base_dir) / f).is_file()]  # fmt: skip
+        key = hash_json([params.model_dump(mode="json"), base, str(Path(train_data).resolve())])
         return Path(ctx.run.root) / "tune-state" / key
 
     def mergeable_files(self, ckpt_dir: Path) -> list[str]:

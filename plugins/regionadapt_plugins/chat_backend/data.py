@@ -11,7 +11,6 @@ refused rather than mislabelled.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,40 +78,68 @@ def batch_images(per_row: list[list[Any]]) -> list[list[Any]] | None:
     return per_row if any(per_row) else None
 
 
+# Processor outputs with one value per token (padded with 0 like text); every other output
+# (pixel_values, image_grid_thw, image_sizes...) has one entry per image or patch and is
+# concatenated along dim 0 across the rows of a batch.
+PER_TOKEN = ("token_type_ids", "mm_token_type_ids")
+
+
 @dataclass
 class Encoded:
-    """One example: the rendered text, its images, its length and assistant token spans."""
+    """One example: the rendered text, its images, its token ids (image tokens expanded), the
+    assistant token spans and, when kept, the processor's other outputs (pixels...)."""
 
     text: str
     images: list[Any]
     length: int
     spans: list[tuple[int, int]]
     last_image_pos: int  # -1: no image token
+    ids: list[int] | None = None
+    extras: dict[str, Any] | None = None
+
+
+def raw_ids(processor: Any, text: str) -> list[int]:
+    """Token ids of ``text`` with image placeholders unexpanded (tokenizer only: cheap)."""
+    return processor.tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def encode(
     processor: Any, turns: Sequence[dict[str, str]], images: list[Any], where: str,
-    image_id: int | None = None,
+    image_id: int | None = None, keep: bool = True,
 ) -> Encoded:  # fmt: skip
-    """Render ``turns`` with ``images`` and find the assistant tokens (see module docstring)."""
+    """Render ``turns`` with ``images`` and find the assistant tokens (see module docstring).
+
+    One processor call (image tokens expanded); the prefixes are tokenised without images and
+    shifted by the expansion, which lies wholly in the first user turn, before any answer. Each
+    span is checked token for token against the expanded sequence."""
     conv = conversation(turns, len(images))
     full = render(processor, conv, False)
-    ids = tokenize(processor, full, images)["input_ids"][0].tolist()
+    inputs = tokenize(processor, full, images)
+    ids = inputs["input_ids"][0].tolist()
+    raw = raw_ids(processor, full)
+    delta = len(ids) - len(raw)
     spans = []
     for k, t in enumerate(conv):
         if t["role"] != "assistant":
             continue
-        prefix = tokenize(processor, render(processor, conv[:k], True), images)["input_ids"][0]
-        upto = tokenize(processor, render(processor, conv[: k + 1], False), images)["input_ids"][0]
-        a, b = len(prefix), len(upto)
-        if prefix.tolist() != ids[:a] or upto.tolist() != ids[:b] or b <= a:
+        head = raw_ids(processor, render(processor, conv[:k], True))
+        # the whole conversation when k is the last turn: no second rendering
+        upto = (
+            raw
+            if k == len(conv) - 1
+            else raw_ids(processor, render(processor, conv[: k + 1], False))
+        )
+        a, b = len(head), len(upto)
+        if b <= a or head != raw[:a] or upto != raw[:b] or ids[a + delta : b + delta] != raw[a:b]:
             raise StageError(
                 f"{where}: the chat template does not render turn {k} as a prefix of the whole "
                 "conversation; cannot tell the assistant's tokens apart"
             )
-        spans.append((a, b))
+        spans.append((a + delta, b + delta))
     last = max((i for i, x in enumerate(ids) if x == image_id), default=-1) if image_id else -1
-    return Encoded(full, images, len(ids), spans, last)
+    extras = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    return Encoded(full, images, len(ids), spans, last, ids if keep else None,
+                   extras if keep else None)  # fmt: skip
 
 
 def check_fits(enc: Encoded, max_length: int, where: str) -> None:
@@ -133,11 +160,16 @@ def check_fits(enc: Encoded, max_length: int, where: str) -> None:
 
 
 def collate(processor: Any, batch: Sequence[Encoded], max_length: int) -> dict[str, Any]:
-    """Right-padded model inputs for ``batch`` with labels on the assistant spans only."""
+    """Right-padded model inputs for ``batch`` with labels on the assistant spans only: from
+    the kept processor outputs when every row has them, else through the processor again."""
     import torch
 
-    out = dict(tokenize(processor, [e.text for e in batch], batch_images([e.images for e in batch]),
-                        padding=True, padding_side="right"))  # fmt: skip
+    if all(e.ids is not None and e.extras is not None for e in batch):
+        out = _stack(processor, batch)
+    else:
+        out = dict(tokenize(processor, [e.text for e in batch],
+                            batch_images([e.images for e in batch]), padding=True,
+                            padding_side="right"))  # fmt: skip
     ids = out["input_ids"]
     labels = torch.full_like(ids, IGNORE)
     for row, e in enumerate(batch):
@@ -147,28 +179,46 @@ def collate(processor: Any, batch: Sequence[Encoded], max_length: int) -> dict[s
             labels[row, a:b] = ids[row, a:b]
     out["labels"] = labels
     if ids.shape[1] > max_length:  # only answer text beyond this point (checked in pre-flight)
-        for key in ("input_ids", "attention_mask", "labels", "token_type_ids", "mm_token_type_ids"):
+        for key in ("input_ids", "attention_mask", "labels", *PER_TOKEN):
             if key in out:
                 out[key] = out[key][:, :max_length]
     return out
 
 
-def decode_image(value: Any, path: str | None = None) -> Any:
-    from PIL import Image
+def _stack(processor: Any, batch: Sequence[Encoded]) -> dict[str, Any]:
+    import torch
 
-    if isinstance(value, dict):
-        path = value.get("path") or path
-        value = value.get("bytes")
-    if isinstance(value, Image.Image):
-        img = value
-    elif value:
-        img = Image.open(io.BytesIO(bytes(value)))
-    elif path:
-        img = Image.open(path)
-    else:
+    width = max(e.length for e in batch)
+    pad = processor.tokenizer.pad_token_id or 0
+    ids = torch.full((len(batch), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, e in enumerate(batch):
+        ids[row, : e.length] = torch.tensor(e.ids)
+        mask[row, : e.length] = 1
+    out: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+    # Rows without images (a text-only prompt beside pictured ones) have no pixel outputs:
+    # per-image outputs come from the rows that have them, in row order, as the model reads
+    # them; per-token outputs are 0 (text) on the other rows.
+    keys = dict.fromkeys(k for e in batch for k in (e.extras or {}))
+    for key in keys:
+        values = [(row, e.extras[key]) for row, e in enumerate(batch) if key in e.extras]
+        if key in PER_TOKEN:
+            col = torch.zeros((len(batch), width), dtype=values[0][1].dtype)
+            for row, v in values:
+                col[row, : v.shape[1]] = v[0]
+            out[key] = col
+        else:
+            out[key] = torch.cat([v for _, v in values], dim=0)
+    return out
+
+
+def decode_image(value: Any, path: str | None = None) -> Any:
+    """An RGB PIL image, or None for a sample without one (text-only instruction data)."""
+    from regionadapt.data.images import to_pil
+
+    if not value and not path:
         return None
-    img.load()
-    return img.convert("RGB")
+    return to_pil(value, path).convert("RGB")
 
 
 def preflight(

@@ -77,19 +77,25 @@ class TransformersChatModel:
         return out
 
     def _encode_options(self, p: ChatPrompt, options: Sequence[str], where: str) -> list[Any]:
+        # One processor call per prompt (the image is processed once); each option is only
+        # tokenised and appended after the prompt's expanded tokens.
         conv = _user_turns(p)
-        prefix = D.tokenize(self.processor, D.render(self.processor, conv, True), p.images)
-        a = prefix["input_ids"].shape[1]
-        head = prefix["input_ids"][0].tolist()
+        prefix_text = D.render(self.processor, conv, True)
+        inputs = D.tokenize(self.processor, prefix_text, p.images)
+        head = inputs["input_ids"][0].tolist()
+        extras = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+        raw_head = D.raw_ids(self.processor, prefix_text)
         encs = []
         for k, opt in enumerate(options):
             full = conv + [{"role": "assistant", "content": D.to_content(opt)}]
             text = D.render(self.processor, full, False)
-            ids = D.tokenize(self.processor, text, p.images)["input_ids"][0].tolist()
-            if ids[:a] != head or len(ids) <= a:
+            raw = D.raw_ids(self.processor, text)
+            if raw[: len(raw_head)] != raw_head or len(raw) <= len(raw_head):
                 raise StageError(f"{where} option {k}: the chat template does not render the "
                                  "answer after the generation prompt")  # fmt: skip
-            encs.append(D.Encoded(text, list(p.images), len(ids), [(a, len(ids))], -1))
+            ids = head + raw[len(raw_head) :]
+            encs.append(D.Encoded(text, list(p.images), len(ids), [(len(head), len(ids))], -1,
+                                  ids, extras))  # fmt: skip
         return encs
 
     def option_logprobs(

@@ -48,7 +48,7 @@ class CaptionMetrics(Evaluator):
     )
     archs: ClassVar[tuple[str, ...]] = ("lvlm",)
     needs = ChatModel
-    tasks: ClassVar[tuple[str, ...]] = ()  # the pack schema has no captioning task kind yet
+    tasks: ClassVar[tuple[str, ...]] = ("captioning",)
     Params = CaptionParams
     # The word segmenters (pythainlp, laonlp, khmer-nltk) are optional: without one a language
     # is scored on characters, and the metric keys say so.
