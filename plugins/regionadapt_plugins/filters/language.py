@@ -22,6 +22,13 @@ COMMON_OTHERS = [
 ]  # fmt: skip
 
 
+# Scripts written for one language only (in practice): a caption in one of them is that language.
+SINGLE_LANGUAGE_SCRIPTS = frozenset({
+    "Thai", "Laoo", "Khmr", "Mymr", "Sinh", "Geor", "Armn", "Hang", "Gujr", "Orya", "Taml",
+    "Telu", "Knda", "Mlym", "Guru", "Hebr",
+})  # fmt: skip
+
+
 @functools.lru_cache(maxsize=1)
 def _base_identifier():
     """The full py3langid model, loaded once per process (~1.5 s); filters restrict copies."""
@@ -53,6 +60,15 @@ class LanguageFilter(Filter):
         others: Literal["all"] | list[str] = "all"
         # Texts with fewer letters than this are judged by their declared `lang` field alone.
         min_letters: int = Field(default=3, ge=0)
+        evidence_only: bool = Field(
+            default=False,
+            description=(
+                "keep only captions in a language the pack marks `evidence = true` (written "
+                "mostly in the region: Thai, Khmer, Tagalog...), not in one it shares with the "
+                "world (English, Chinese, Portuguese): for finding the region's captions in a "
+                "world-wide pool, inside an any_of group with the lexicon and gazetteer"
+            ),
+        )
 
     def setup(self, ctx: Context) -> None:
         pack_langs = ctx.pack.language_codes
@@ -69,12 +85,20 @@ class LanguageFilter(Filter):
         self._label_to_code: dict[str, str] = {}
         self._by_script: dict[str, str] = {}
         scripts = [canonical_script(lang.script) for lang in ctx.pack.languages]
+        self._evidence = set(ctx.pack.evidence_languages)
+        if self.params.evidence_only and not self._evidence:
+            raise ConfigError(
+                f"language filter: evidence_only: pack {ctx.pack.id!r} marks none of its "
+                "languages `evidence = true`"
+            )
         for lang, script in zip(ctx.pack.languages, scripts, strict=True):
             label = to_model_label(lang.code, labels)
             if label is not None:
                 self._label_to_code.setdefault(label, lang.code)
-            elif scripts.count(script) == 1 and script != "Latn":
-                self._by_script[script] = lang.code  # e.g. a Burmese-only script
+            if scripts.count(script) == 1 and (label is None or script in SINGLE_LANGUAGE_SCRIPTS):
+                # A script only this pack language uses (Burmese, Thai, Khmer...): the script
+                # says it, faster and surer on short text than the statistical model.
+                self._by_script[script] = lang.code
         if self.params.others == "all":
             for label in sorted(labels):  # ISO 639-1, or 639-3 where there is no 639-1
                 self._label_to_code.setdefault(label, ISO1_TO_3.get(label, label))
@@ -124,16 +148,24 @@ class LanguageFilter(Filter):
         letters = sum(ch.isalpha() for ch in text)
         if letters < self.params.min_letters:
             declared = sample.get("lang") or ""
-            if declared in self._pack:
-                return True
+            if declared in self._pack and (
+                not self.params.evidence_only or declared in self._evidence
+            ):
+                return True, f"declared lang {declared}"
             return (
                 False,
                 f"text-too-short: {letters} letters; declared lang {declared!r} not in pack",
             )
         code, prob, total = self.identify(text)
         if code not in self._pack:
-            return False, f"lang-not-in-pack: {code} (p={prob:.2f}; pack languages {total:.2f})"
-        if total < self._threshold(code):
-            limit = self._threshold(code)
-            return False, f"lang-low-confidence: {code}, pack languages p={total:.2f} < {limit}"
-        return True
+            return False, f"lang-not-in-pack: {code} (p={prob:.3f}; pack languages {total:.3f})"
+        limit = self._threshold(code)
+        if total < limit:
+            return (
+                False,
+                f"lang-low-confidence: {code}, pack languages p={total:.3f}, below the "
+                f"threshold {limit:.3f}",
+            )
+        if self.params.evidence_only and code not in self._evidence:
+            return False, f"lang-not-evidence: {code} is written beyond the region too"
+        return True, f"{code} (p={total:.3f})"
