@@ -50,6 +50,11 @@ def _bounded(key: str, spaced: bool) -> bool:
     return spaced and not any(script_of(ch) in UNSPACED_SCRIPTS for ch in key)
 
 
+def _logographic(key: str) -> bool:
+    """Han or kana: a character is a syllable or a word, so two of them make a real word."""
+    return any(script_of(ch) in ("Hani", "Hira", "Kana") for ch in key)
+
+
 def lexicon_terms(pack: RegionPack, languages: list[str] | None = None) -> list[tuple[str, Term]]:
     spaced = {lang.code: lang.spaced for lang in pack.languages}
     out = []
@@ -63,7 +68,7 @@ def lexicon_terms(pack: RegionPack, languages: list[str] | None = None) -> list[
                 bounded = _bounded(key, spaced.get(lang, True))
                 # three letters or fewer without word boundaries fire inside longer words
                 # (Thai แคน "khaen" inside แคนทอน "Canton"): they need a second signal
-                short = not bounded and len(key) < 4
+                short = not bounded and len(key) < 4 and not _logographic(key)
                 amb = key in ambiguous or short
                 term = Term(entry.id, entry.category, lang, "lexicon", bounded, amb, False)
                 out.append((key, term))

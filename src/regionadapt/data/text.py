@@ -37,7 +37,7 @@ UNSPACED_SCRIPTS = frozenset(
     {"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hans", "Hant", "Hira", "Kana", "Jpan", "Tibt"}
 )
 # The pack may name a Han script variant; the detector only sees Han.
-_ALIASES = {"Hans": "Hani", "Hant": "Hani", "Jpan": "Hani"}
+_ALIASES = {"Hans": "Hani", "Hant": "Hani", "Jpan": "Hani", "Kore": "Hang"}
 
 
 def normalise(text: str) -> str:
