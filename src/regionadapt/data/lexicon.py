@@ -128,6 +128,8 @@ class TermMatcher:
                 if t.capital and not lowercase_caption:
                     if aligned and not nfc[start].isupper():
                         continue  # "bang" is not Bang (a place); "Bang Na" is
+                    if len(key) <= 5 and _sentence_start(norm, start):
+                        ambiguous = True  # capitalised by position only? ("Soko la Mombasa")
                 elif t.capital:
                     ambiguous = True  # an all-lowercase caption cannot show a proper name
                 hits.append(Hit(t.entry_id, t.category, t.lang, key, start, end + 1, t.kind, ambiguous))
@@ -138,6 +140,11 @@ class TermMatcher:
     def first(self, text: str) -> Hit | None:
         hits = self.find(text, first_only=True)
         return hits[0] if hits else None
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?:;\"'(“‘"
 
 
 def _longest(hits: list[Hit]) -> list[Hit]:
