@@ -139,7 +139,9 @@ def faker_items(rng: random.Random, per_locale: int) -> list[dict]:
     out = []
     for loc, (country, lang, attrs) in FAKER.items():
         provider = importlib.import_module(f"faker.providers.address.{loc}").Provider
-        names = sorted({str(n) for a in attrs for n in getattr(provider, a)})
+        # some lists hold (code, name) pairs
+        names = sorted({str(n[-1] if isinstance(n, tuple) else n) for a in attrs
+                        for n in getattr(provider, a)})  # fmt: skip
         for name in rng.sample(names, min(per_locale, len(names))):
             frame_lang = lang if rng.random() < 0.6 else "eng"
             frame = rng.choice(FRAMES.get(frame_lang, FRAMES["eng"]))

@@ -41,10 +41,7 @@ class GazetteerFilter(Filter):
         )
 
     def setup(self, ctx: Context) -> None:
-        if self.params.scope == "elsewhere":
-            self._matcher = pack_matcher(ctx.pack, lexicon=False, elsewhere=True)
-        else:
-            self._matcher = pack_matcher(ctx.pack, lexicon=self.params.lexicon)
+        self._matcher = pack_matcher(ctx.pack, lexicon=self.params.lexicon)
 
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
         hits = self._matcher.find(sample.get("text") or "")

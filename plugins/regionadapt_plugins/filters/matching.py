@@ -16,10 +16,12 @@ _PACKS: dict[str, RegionPack] = {}
 
 def pack_matcher(
     pack: RegionPack, categories: tuple[str, ...] = (), languages: tuple[str, ...] = (),
-    places: bool = True, lexicon: bool = True, elsewhere: bool = False,
+    places: bool = True, lexicon: bool = True, elsewhere: bool = True,
 ) -> TermMatcher:  # fmt: skip
-    """A matcher over the pack's lexicon (these categories/languages) and place names; built
-    once per distinct pack content and arguments (the gazetteer takes ~2 s to assemble)."""
+    """A matcher over the pack's lexicon (these categories/languages), its place names and
+    cities elsewhere; built once per distinct pack content and arguments (the gazetteer takes
+    ~2 s to assemble). With the default arguments the lexicon and both gazetteer filters share
+    one matcher, and its memo: a caption is scanned once for all three."""
     key = json.dumps(pack.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     _PACKS.setdefault(key, pack)
     return _build(key, categories, languages, places, lexicon, elsewhere)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,8 @@ def _scripts(name: str) -> set[str]:
 def _long_enough(name: str) -> bool:
     """4 letters, or 2 Han/kana characters (each one a syllable or a word). Thai, Lao, Khmer
     and Burmese names also need 4: shorter ones turn up inside unrelated words."""
-    letters = sum(ch.isalpha() for ch in name)
+    # vowel signs count (दिल्ली is 6 characters, 3 of them marks)
+    letters = sum(unicodedata.category(ch)[0] in "LM" for ch in name)
     logographic = bool(_scripts(name) & {"Hani", "Hira", "Kana"})
     return letters >= (2 if logographic else 4)
 

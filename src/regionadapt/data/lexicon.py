@@ -106,9 +106,25 @@ class TermMatcher:
         self.size = len(payloads)
         if payloads:
             self._automaton.make_automaton()
+        self._memo: dict[str, list[Hit]] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_memo": {}}
 
     def find(self, text: str, first_only: bool = False) -> list[Hit]:
-        """Every hit in ``text`` (after :func:`normalise`), longest first where hits overlap."""
+        """Every hit in ``text`` (after :func:`normalise`), longest first where hits overlap.
+
+        The last few thousand answers are remembered: the filters sharing this matcher (lexicon,
+        gazetteer, gazetteer elsewhere) ask about the same caption one after the other."""
+        hits = self._memo.get(text)
+        if hits is None:
+            hits = self._find(text)
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[text] = hits
+        return hits[:1] if first_only else hits
+
+    def _find(self, text: str) -> list[Hit]:
         if not self.size or not text:
             return []
         nfc = unicodedata.normalize("NFC", text)
@@ -135,7 +151,7 @@ class TermMatcher:
                 hits.append(Hit(t.entry_id, t.category, t.lang, key, start, end + 1, t.kind, ambiguous))
         if len(hits) > 1:
             hits = _longest(hits)
-        return hits[:1] if first_only else hits
+        return hits
 
     def first(self, text: str) -> Hit | None:
         hits = self.find(text, first_only=True)
@@ -167,7 +183,8 @@ def decide(hits: list[Hit], kind: str | None = None) -> Hit | None:
         if not h.ambiguous:
             return h
     for h in mine:
-        if any(o.entry_id != h.entry_id for o in hits):
+        # a city elsewhere confirms nothing about the region
+        if any(o.entry_id != h.entry_id and o.kind != "elsewhere" for o in hits):
             return h
     return None
 

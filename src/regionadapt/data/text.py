@@ -54,13 +54,35 @@ def script_of(ch: str) -> str | None:
     return None
 
 
+_CACHE: dict[str, str | None] = {}
+
+
+def _cached_script(ch: str) -> str | None:
+    try:
+        return _CACHE[ch]
+    except KeyError:
+        _CACHE[ch] = s = script_of(ch)
+        return s
+
+
 def dominant_script(text: str) -> tuple[str | None, float]:
-    """The most frequent script among the letters of ``text`` and its share of those letters."""
-    counts = Counter(s for s in map(script_of, text) if s is not None)
+    """The most frequent script among the letters of ``text`` and its share of those letters.
+
+    Per character a dictionary look-up (the range search runs once per distinct character):
+    this runs on every caption the language filter sees."""
+    counts = Counter(map(_cached_script, text))
+    counts.pop(None, None)
     if not counts:
         return None, 0.0
     script, n = counts.most_common(1)[0]
     return script, n / sum(counts.values())
+
+
+def scripts_present(text: str) -> set[str]:
+    """Every script among the letters of ``text``."""
+    found = set(map(_cached_script, text))
+    found.discard(None)
+    return found
 
 
 def canonical_script(code: str) -> str:
