@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from regionadapt.packs import RegionPack
 
 # Words a skeleton or a hurried author leaves where a fact belongs.
-_PLACEHOLDER = re.compile(r"\b(TODO|TBD|FIXME|XXX|PLACEHOLDER|LOREM IPSUM)\b", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\b(TODO|TBD|FIXME|XXX|LOREM IPSUM)\b", re.IGNORECASE)
 
 
 def placeholders(data: Any, path: tuple = ()) -> list[tuple[str, str]]:

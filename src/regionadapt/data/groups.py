@@ -41,6 +41,11 @@ def answer(result: Any) -> tuple[Answer, str]:
     return "drop", f"filter-error: keep() returned {result!r}, expected True or (False, reason)"
 
 
+def kept(result: Any) -> bool:
+    """Whether a filter's answer keeps the sample (``True`` or ``(True, note)``)."""
+    return answer(result)[0] == "keep"
+
+
 def _code(text: str) -> str:
     return text.split(":", 1)[0].strip() or text
 

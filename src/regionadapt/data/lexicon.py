@@ -66,9 +66,10 @@ def lexicon_terms(pack: RegionPack, languages: list[str] | None = None) -> list[
             for form in forms:
                 key = normalise(form.strip())
                 bounded = _bounded(key, spaced.get(lang, True))
-                # three letters or fewer without word boundaries fire inside longer words
-                # (Thai แคน "khaen" inside แคนทอน "Canton"): they need a second signal
-                short = not bounded and len(key) < 4 and not _logographic(key)
+                # two characters without word boundaries fire inside longer words
+                # (three, like Thai แคน "khaen" inside แคนทอน "Canton", mostly do not): a second
+                # signal is needed
+                short = not bounded and len(key) < 3 and not _logographic(key)
                 amb = key in ambiguous or short
                 term = Term(entry.id, entry.category, lang, "lexicon", bounded, amb, False)
                 out.append((key, term))
