@@ -36,7 +36,10 @@ def write_captions(path: Path, n: int, seed: int) -> None:
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
-            fh.write(json.dumps({"id": str(i), "text": rng.choice(pool)["text"]}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps({"id": str(i), "text": rng.choice(pool)["text"]}, ensure_ascii=False)
+                + "\n"
+            )
 
 
 def run_ours(pack, src: Path, dst: Path, batch: int = 256) -> dict:

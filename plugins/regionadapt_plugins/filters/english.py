@@ -14,7 +14,8 @@ import re
 
 _WORD = re.compile(r"[a-z']+")
 
-ENGLISH_COMMON = frozenset("""
+ENGLISH_COMMON = frozenset(
+    """
 a an the this that these those some any each every all both no one two three four five
 i me my we our you your he him his she her it its they them their who which what where when why
 how of in on at to for from with without by about into onto over under above below between
@@ -30,7 +31,8 @@ red blue green yellow white black brown orange pink purple grey gray big small l
 tall long short young beautiful traditional local old-fashioned famous
 sitting standing walking holding wearing looking playing eating drinking riding
 food dish plate bowl cup glass bottle car bus train boat bike bicycle dog cat bird tree flower
-""".split())
+""".split()
+)
 
 
 def plainly_english(text: str) -> bool:

@@ -161,7 +161,11 @@ class LanguageFilter(Filter):
         if not text:
             return False, "no-text: empty caption"
         # counting letters costs a pass over the text: only short texts can have too few
-        letters = sum(ch.isalpha() for ch in text) if len(text) < 4 * self.params.min_letters + 8 else len(text)
+        letters = (
+            sum(ch.isalpha() for ch in text)
+            if len(text) < 4 * self.params.min_letters + 8
+            else len(text)
+        )
         if letters < self.params.min_letters:
             declared = sample.get("lang") or ""
             if declared in self._pack and (
@@ -172,7 +176,7 @@ class LanguageFilter(Filter):
                 False,
                 f"text-too-short: {letters} letters; declared lang {declared!r} not in pack",
             )
-        if self.params.evidence_only and not text.isascii() and "Latn" not in self._evidence_scripts:
+        if self.params.evidence_only and not text.isascii():
             present = scripts_present(text)
             if present and present.isdisjoint(self._evidence_scripts):
                 # no letter in a script of an evidence language (Cyrillic text for SEA): no model

@@ -27,7 +27,8 @@ class LexiconFilter(Filter):
 
     class Params(Strict):
         categories: list[str] = Field(
-            default_factory=list, description="only entries of these categories count (all when empty)"
+            default_factory=list,
+            description="only entries of these categories count (all when empty)",
         )
         languages: list[str] = Field(
             default_factory=list,
@@ -62,7 +63,10 @@ class LexiconFilter(Filter):
                 f"lexicon filter: pack {ctx.pack.id!r} has no lexicon entries to match"
             )
         self._matcher = pack_matcher(
-            ctx.pack, tuple(self.params.categories), tuple(self.params.languages), self.params.places
+            ctx.pack,
+            tuple(self.params.categories),
+            tuple(self.params.languages),
+            self.params.places,
         )
 
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:

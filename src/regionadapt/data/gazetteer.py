@@ -98,7 +98,6 @@ def places_elsewhere(pack: RegionPack) -> list[Place]:
     """Cities outside the pack's countries, by names a caption of the region could use: the
     main (Latin) name and alternate names in the pack's scripts. Names the pack's own places
     share are left out (they are ambiguous, not foreign)."""
-    cfg = pack.gazetteer
     codes = frozenset(pack.country_codes)
     scripts = {canonical_script(lang.script) for lang in pack.languages}
     own = {normalise(p.name) for p in places(pack)}

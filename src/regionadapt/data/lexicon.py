@@ -149,7 +149,9 @@ class TermMatcher:
                         ambiguous = True  # capitalised by position only? ("Soko la Mombasa")
                 elif t.capital:
                     ambiguous = True  # an all-lowercase caption cannot show a proper name
-                hits.append(Hit(t.entry_id, t.category, t.lang, key, start, end + 1, t.kind, ambiguous))
+                hits.append(
+                    Hit(t.entry_id, t.category, t.lang, key, start, end + 1, t.kind, ambiguous)
+                )
         if len(hits) > 1:
             hits = _longest(hits)
         return hits
