@@ -40,7 +40,9 @@ def test_init_output_loads_and_opens(tmp_path, demo_config):
     cfg = load_config(path)
     assert cfg.region == "sea"
     assert cfg.embedding is not None and cfg.t2i is None
-    assert cfg.embedding.merge.grid == [0.25, 0.5, 0.75]
+    from regionadapt_plugins.demo_world.sources import embedding
+
+    assert cfg.embedding.merge.grid == list(embedding().merge_grid)  # the demo source's grid
     project = open_project(path, "embedding")
     assert project.pack.id == "sea"
     assert project.tune_params.lr > 0
@@ -56,7 +58,11 @@ def test_init_with_a_real_model_writes_the_paper_recipe(tmp_path):
     cfg = load_config(tmp_path / CONFIG_NAME)
     emb = cfg.embedding
     assert emb.model.source == "params"
-    assert emb.model.params == {"model": "hf-hub:timm/ViT-SO400M-14-SigLIP2"}
+    assert emb.model.params["model"] == "hf-hub:timm/ViT-SO400M-14-SigLIP2"
+    # The tune table is the backend's TuneParams defaults (the paper's recipe), every key written.
+    from regionadapt_plugins.openclip_backend.params import TuneParams
+
+    assert set(emb.tune) == {k for k, f in TuneParams.model_fields.items() if f.default is not None}
     assert emb.tune["lr"] == 5e-6 and emb.tune["batch_size"] == 128 and emb.tune["epochs"] == 2
     # The pack's embedding benchmarks become the evaluate table, both roles present.
     roles = {b.name: b.role for b in emb.evaluate.benchmarks}
@@ -91,12 +97,12 @@ BAD_CONFIGS = {
         ["filter.wokers: unknown key"],
     ),
     "merge-grid-out-of-range": (
-        ("grid = [0.25, 0.5, 0.75]", "grid = [0.25, 1.5]"),
+        ("grid = [0.1, 0.25, 0.5, 0.75, 0.9]", "grid = [0.25, 1.5]"),
         ConfigError,
         ["embedding.merge.grid", "must be in [0, 1]", "1.5"],
     ),
     "merge-grid-duplicates": (
-        ("grid = [0.25, 0.5, 0.75]", "grid = [0.5, 0.5]"),
+        ("grid = [0.1, 0.25, 0.5, 0.75, 0.9]", "grid = [0.5, 0.5]"),
         ConfigError,
         ["embedding.merge.grid", "distinct"],
     ),
@@ -126,12 +132,12 @@ BAD_CONFIGS = {
         ["embedding.merge", "unknown merge method 'lerp'", "valid choices:", "linear", "ties"],
     ),
     "bad-tune-param": (
-        ("lr = 3e-3", "lr = -1"),
+        ("lr = 0.003", "lr = -1"),
         ConfigError,
         ["[embedding.tune]", "lr", "greater than 0"],
     ),
     "unknown-tune-param": (
-        ("lr = 3e-3", "learning_rate = 3e-3"),
+        ("lr = 0.003", "learning_rate = 3e-3"),
         ConfigError,
         ["[embedding.tune]", "learning_rate: unknown key"],
     ),

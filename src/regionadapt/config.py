@@ -112,7 +112,9 @@ class MergeConfig(Strict):
 
 class BenchmarkRef(ComponentRef):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    role: Literal["regional", "global"]
+    # "report": scored and shown for every model, but outside GRP (a value-alignment or caption
+    # metric the user wants to watch without letting it choose b).
+    role: Literal["regional", "global", "report"]
     evaluator: str
     weight: float = Field(default=1.0, gt=0)
 
@@ -126,7 +128,7 @@ class EvaluateConfig(Strict):
     @classmethod
     def _both_roles(cls, v):
         roles = {b.role for b in v}
-        if roles != {"regional", "global"}:
+        if not {"regional", "global"} <= roles:
             raise ValueError(
                 "expected at least one benchmark with role 'regional' and one with role 'global'"
             )
@@ -148,11 +150,27 @@ class ProjectConfig(Strict):
     region: str
     run_root: str = "runs"
     seed: int = 0
+    # Any plugin failure (import, registration, observer) is an error: for CI.
+    strict_plugins: bool = False
     collect: CollectConfig
     filter: FilterConfig = FilterConfig()
     embedding: ArchConfig | None = None
     t2i: ArchConfig | None = None
     lvlm: ArchConfig | None = None
+
+    def configured(self) -> list[str]:
+        return [a for a in ARCHS if getattr(self, a) is not None]
+
+    def only_arch(self, source: str = CONFIG_NAME) -> str:
+        """The architecture to run when none is named: the only one configured."""
+        present = self.configured()
+        if len(present) == 1:
+            return present[0]
+        if not present:
+            raise ConfigError(f"{source}: no architecture table ([embedding], [t2i] or [lvlm])")
+        raise ConfigError(
+            f"{source} configures {', '.join(present)}: pass --arch " + " or --arch ".join(present)
+        )
 
     def arch(self, arch: str, source: str = CONFIG_NAME) -> ArchConfig:
         if arch not in ARCHS:
@@ -172,4 +190,9 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise ConfigError(
             f"{path}: not found. Run `regionadapt init --region sea` to write one, or pass --config."
         )
-    return validate(ProjectConfig, read_toml(path, ConfigError), str(path), ConfigError)
+    config = validate(ProjectConfig, read_toml(path, ConfigError), str(path), ConfigError)
+    if config.strict_plugins:
+        from regionadapt.plugins import set_strict
+
+        set_strict(True)  # raises now for a plugin that already failed
+    return config

@@ -9,16 +9,16 @@ Heavy libraries are imported inside the functions: importing this module stays c
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from regionadapt.components import BENCHMARK_FIELDS, Context
+from regionadapt.components import BENCHMARK_FIELDS, Context, EvalResult, Evaluator
 from regionadapt.errors import ConfigError
+from regionadapt.handles import EmbeddingModel
 from regionadapt.schema import Strict
 
 if TYPE_CHECKING:
@@ -118,6 +118,24 @@ def load_rows(p: DataParams, ctx: Context, split: str, who: str) -> Rows:
     return Rows(ds, p.dataset)
 
 
+class EmbeddingEvaluator(Evaluator):
+    """What the embedding evaluators share: the handle they need, loading the benchmark, the
+    counters every result reports, and the empty result."""
+
+    archs: ClassVar[tuple[str, ...]] = ("embedding",)
+    needs: ClassVar[type | None] = EmbeddingModel
+
+    def begin(self, ctx: Context, split: str) -> tuple[Any, Rows, dict[str, int], dict[str, float]]:
+        """(params, rows, skipped counter, metrics) for one evaluation."""
+        p = self.params
+        return p, load_rows(p, ctx, split, self.name), {}, {}
+
+    @staticmethod
+    def empty(metrics: dict[str, float], skipped: dict[str, int]) -> EvalResult:
+        """No item could be scored: n = 0, and the skip reasons say why."""
+        return EvalResult(score=0.0, n=0, metrics=metrics, skipped=skipped)
+
+
 def slice_indices(
     rows: Rows,
     idx: Sequence[int],
@@ -149,20 +167,9 @@ def bump(counter: dict[str, int], key: str, by: int = 1) -> None:
 
 def open_image(value: Any) -> Any:
     """A PIL RGB image from encoded bytes, a datasets image dict, or a PIL image."""
-    from PIL import Image
+    from regionadapt.data.images import to_pil
 
-    if isinstance(value, Image.Image):
-        img = value
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        img = Image.open(io.BytesIO(bytes(value)))
-    elif isinstance(value, dict) and value.get("bytes"):
-        img = Image.open(io.BytesIO(value["bytes"]))
-    elif isinstance(value, dict) and value.get("path"):
-        img = Image.open(value["path"])
-    else:
-        raise ValueError(f"not an image: {type(value).__name__}")
-    img.load()
-    return img.convert("RGB")
+    return to_pil(value).convert("RGB")
 
 
 def encode_images(
