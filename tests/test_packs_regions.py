@@ -126,10 +126,12 @@ def test_new_pack_runs_the_embedding_demo(pack_id, demo_cache, tmp_path):
     cfg.write_text(small, encoding="utf-8")
     out = run("adapt", "--arch", "embedding").stdout
     assert "DEMO WORLD" in out and "| b=0.5 |" in out
+    assert f"with a = {NEW_PACKS[pack_id]:.3f}" in out  # GRP weighted by this pack's a
     results = json.loads((tmp_path / f"runs/{pack_id}-embedding/evaluate/results.json").read_text())
-    assert (
-        results["summary"]["a"] == pytest.approx(NEW_PACKS[pack_id])
-        if "a" in results["summary"]
-        else True
-    )
-    assert results["models"]["tuned"]["regional"] >= results["models"]["base"]["regional"]
+    # Every stage ran on this pack's own demo world: base, tuned and the merge were scored on
+    # its regional (lexicon names) and global benchmarks. At these settings the scores are
+    # too noisy to compare models (one run: base 0.26, tuned 0.32 regional for south-asia).
+    for model in ("base", "tuned", "b=0.5"):
+        scores = results["models"][model]
+        assert 0.0 <= scores["regional"] <= 1.0 and 0.0 <= scores["global"] <= 1.0, model
+        assert scores["benchmarks"]["demo-regional"]["n"] > 0
