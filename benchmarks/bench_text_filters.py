@@ -76,6 +76,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from regionadapt.components import Context, build
+    from regionadapt.data.groups import kept
     from regionadapt.data.langcodes import to_model_label
     from regionadapt.packs import get_pack
     from regionadapt.samples import new_sample
@@ -90,7 +91,7 @@ def main() -> None:
     def ours(name, **params):
         f = build("filters", name, params)
         f.setup(ctx)
-        return lambda s: f.keep(s) is True
+        return lambda s: kept(f.keep(s))
 
     r = result["results"]
     r["regionadapt language (py3langid, all languages compete)"] = _rate(ours("language"), samples)

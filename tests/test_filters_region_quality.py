@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from regionadapt.components import Context, build
+from regionadapt.data.groups import kept
 from regionadapt.packs import load_pack
 from regionadapt.samples import new_sample
 
@@ -67,7 +68,7 @@ def test_language_filter_on_real_sentences(ctx):
     f.setup(ctx)
     rows = [(t, True) for ts in POSITIVE.values() for t in ts]
     rows += [(t, False) for ts in NEGATIVE.values() for t in ts]
-    pred = [f.keep(new_sample(id=str(i), text=t)) is True for i, (t, _) in enumerate(rows)]
+    pred = [kept(f.keep(new_sample(id=str(i), text=t))) for i, (t, _) in enumerate(rows)]
     precision, recall = _prf(pred, [truth for _, truth in rows])
     assert precision >= 0.9 and recall >= 0.9, (precision, recall)
 
@@ -82,7 +83,7 @@ def test_region_and_lexicon_on_the_demo_world(ctx):
     lexicon = build("filters", "lexicon")
     region.setup(ctx)
     lexicon.setup(ctx)
-    assert _prf([region.keep(s) is True for s in pool], truth) == (1.0, 1.0)
+    assert _prf([kept(region.keep(s)) for s in pool], truth) == (1.0, 1.0)
     hidden = [{**s, "country": ""} for s in pool]  # what the caption alone can tell
-    precision, recall = _prf([lexicon.keep(s) is True for s in hidden], truth)
+    precision, recall = _prf([kept(lexicon.keep(s)) for s in hidden], truth)
     assert precision >= 0.9 and recall >= 0.8, (precision, recall)

@@ -8,6 +8,7 @@ import pytest
 from data_kit import make_ctx
 
 from regionadapt.components import build
+from regionadapt.data.groups import kept
 from regionadapt.errors import ConfigError
 from regionadapt.samples import new_sample
 
@@ -20,7 +21,7 @@ def _filter(tmp_path, name, **params):
 
 def _code(result):
     """ "kept" or the reason code of a drop."""
-    if result is True:
+    if kept(result):
         return "kept"
     assert result[0] is False and isinstance(result[1], str) and result[1]
     return result[1].split(":")[0]
@@ -54,7 +55,7 @@ def test_region_require_modes(tmp_path):
         _code(_filter(tmp_path, "region", require="both").keep(inside_fr)) == "country-not-in-pack"
     )
     keep_unknown = _filter(tmp_path, "region", unknown="keep")
-    assert keep_unknown.keep(new_sample(id="y")) is True
+    assert kept(keep_unknown.keep(new_sample(id="y")))
 
 
 # -- language -------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ CAPTIONS = {
 def test_language_keeps_pack_languages(tmp_path, lang):
     f = _filter(tmp_path, "language")
     assert f.identify(CAPTIONS[lang])[0] == lang
-    assert f.keep(new_sample(id=lang, text=CAPTIONS[lang])) is True
+    assert kept(f.keep(new_sample(id=lang, text=CAPTIONS[lang])))
 
 
 def test_language_drops_others_with_reason(tmp_path):
@@ -87,7 +88,7 @@ def test_language_drops_others_with_reason(tmp_path):
     assert _code(r) == "lang-not-in-pack" and "fra" in r[1]
     assert _code(f.keep(new_sample(id="e", text="   "))) == "no-text"
     # too short to identify: the declared language decides
-    assert f.keep(new_sample(id="s1", text="ok", lang="ind")) is True
+    assert kept(f.keep(new_sample(id="s1", text="ok", lang="ind")))
     assert _code(f.keep(new_sample(id="s2", text="ok", lang="eng"))) == "text-too-short"
 
 
@@ -98,8 +99,8 @@ def test_language_per_language_threshold(tmp_path):
     assert code == "ind" and 0.0 < total < 0.99
     strict = _filter(tmp_path, "language", min_prob=0.0, thresholds={"ind": total + 0.005})
     other = _filter(tmp_path, "language", min_prob=0.0, thresholds={"vie": 0.999})
-    assert lenient.keep(new_sample(id="a", text=text)) is True
-    assert other.keep(new_sample(id="a", text=text)) is True  # only Indonesian is stricter
+    assert kept(lenient.keep(new_sample(id="a", text=text)))
+    assert kept(other.keep(new_sample(id="a", text=text)))  # only Indonesian is stricter
     assert _code(strict.keep(new_sample(id="a", text=text))) == "lang-low-confidence"
 
 
@@ -122,7 +123,7 @@ def test_language_sums_close_relatives_in_the_pack(tmp_path):
     text = "Aplikasi telah tiada"
     code, prob, total = both.identify(text)
     assert code in ("ind", "zsm") and total > prob  # mass from both relatives
-    assert both.keep(new_sample(id="m", text=text)) is True
+    assert kept(both.keep(new_sample(id="m", text=text)))
     only_ind = _filter(tmp_path, "language")
     assert only_ind.keep(new_sample(id="m", text=text)) is not True
 
@@ -149,7 +150,7 @@ def test_language_threshold_for_unknown_language_is_an_error(tmp_path):
     ],
 )
 def test_lexicon_matches_every_script(tmp_path, text):
-    assert _filter(tmp_path, "lexicon").keep(new_sample(id="x", text=text)) is True
+    assert kept(_filter(tmp_path, "lexicon").keep(new_sample(id="x", text=text)))
 
 
 def test_lexicon_word_boundaries_only_for_spaced_scripts(tmp_path):
@@ -158,19 +159,19 @@ def test_lexicon_word_boundaries_only_for_spaced_scripts(tmp_path):
         _code(f.keep(new_sample(id="a", text="A satellite dish on a roof"))) == "no-lexicon-match"
     )
     assert _code(f.keep(new_sample(id="b", text="kesatean"))) == "no-lexicon-match"
-    assert f.keep(new_sample(id="c", text="(sate)")) is True
+    assert kept(f.keep(new_sample(id="c", text="(sate)")))
 
 
 def test_lexicon_is_normalisation_insensitive(tmp_path):
     f = _filter(tmp_path, "lexicon")
     decomposed = unicodedata.normalize("NFD", "PHỞ BÒ")
     assert decomposed != unicodedata.normalize("NFC", decomposed)
-    assert f.keep(new_sample(id="a", text=decomposed)) is True
+    assert kept(f.keep(new_sample(id="a", text=decomposed)))
 
 
 def test_lexicon_category_restriction(tmp_path):
     f = _filter(tmp_path, "lexicon", categories=["clothing"])
-    assert f.keep(new_sample(id="a", text="Barong Tagalog sa kasal")) is True
+    assert kept(f.keep(new_sample(id="a", text="Barong Tagalog sa kasal")))
     assert _code(f.keep(new_sample(id="b", text="Rendang daging"))) == "no-lexicon-match"
     with pytest.raises(ConfigError, match="unknown"):
         _filter(tmp_path, "lexicon", categories=["snacks"])

@@ -9,9 +9,9 @@ stage runs. Every error names the file and the key path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from regionadapt.errors import ConfigError
 from regionadapt.packs import ARCHS
@@ -35,6 +35,42 @@ class FilterRef(ComponentRef):
     filter: str
 
 
+class FilterGroup(Strict):
+    """``any_of`` / ``all_of`` / ``not``: per-sample filters combined (nested as deep as needed).
+
+    Members are filters (``{ filter = "...", params = {...} }``) or groups; stateful filters
+    (dedup, balance) cannot be members. See docs/data.md, "Filter expressions"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    any_of: list[FilterStep] | None = Field(default=None, min_length=1)
+    all_of: list[FilterStep] | None = Field(default=None, min_length=1)
+    not_: FilterStep | None = Field(default=None, alias="not")
+    # The name this group has in records and stats (default: any_of, all_of or not).
+    label: str = Field(default="", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> FilterGroup:
+        given = [k for k in ("any_of", "all_of", "not_") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a filter group takes exactly one of any_of, all_of, not")
+        return self
+
+
+def _step_kind(v: Any) -> str:
+    has_filter = "filter" in v if isinstance(v, dict) else isinstance(v, FilterRef)
+    return "[filter]" if has_filter else "[group]"
+
+
+# Tagged by whether a `filter` key is present, so that an error names one kind's keys, not
+# both. Tags hold "[" so that error key paths leave them out (schema.describe_errors).
+FilterStep = Annotated[
+    Annotated[FilterRef, Tag("[filter]")] | Annotated[FilterGroup, Tag("[group]")],
+    Discriminator(_step_kind),
+]
+FilterGroup.model_rebuild()
+
+
 class CollectConfig(Strict):
     sources: list[SourceRef] = Field(min_length=1)
 
@@ -42,7 +78,7 @@ class CollectConfig(Strict):
 class FilterConfig(Strict):
     workers: int = Field(default=1, ge=1)
     executor: Literal["local", "ray"] = "local"
-    steps: list[FilterRef] = Field(default_factory=list)
+    steps: list[FilterStep] = Field(default_factory=list)
 
 
 class ModelConfig(Strict):

@@ -108,9 +108,10 @@ class Project:
              s.label or s.collector)
             for i, s in enumerate(c.collect.sources)
         ]  # fmt: skip
+        from regionadapt.data.groups import build_step
+
         self.components["filters"] = [
-            build("filters", f.filter, f.params, f"{src} filter.steps[{i}].params")
-            for i, f in enumerate(c.filter.steps)
+            build_step(f, f"{src} filter.steps[{i}]") for i, f in enumerate(c.filter.steps)
         ]
         self.components["evaluators"] = {
             b.name: build(

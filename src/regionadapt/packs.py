@@ -73,7 +73,15 @@ class Language(Strict):
     code: str = Field(pattern=_ISO3, description="ISO 639-3")
     name: str
     script: str = Field(pattern=r"^[A-Z][a-z]{3}$", description="ISO 15924")
-    spaced: bool = True
+    spaced: bool = Field(default=True, description="whether the script separates words with spaces")
+    evidence: bool = Field(
+        default=False,
+        description=(
+            "text in this language is evidence of the region: it is written mostly in the "
+            "pack's countries (Thai, Khmer, Tagalog). False for languages shared with the "
+            "world (English, Chinese, Portuguese): their text alone says nothing about where."
+        ),
+    )
 
 
 class LexiconEntry(Strict):
@@ -82,6 +90,13 @@ class LexiconEntry(Strict):
     countries: list[str] = Field(min_length=1)
     description: str = Field(min_length=1)
     forms: dict[str, list[str]] = Field(min_length=1)
+    ambiguous: list[str] = Field(
+        default_factory=list,
+        description=(
+            "forms (as written in `forms`) that also mean something else (an everyday word, a "
+            "name common elsewhere): they count only with a second signal in the same caption"
+        ),
+    )
 
     @field_validator("forms")
     @classmethod
@@ -90,6 +105,34 @@ class LexiconEntry(Strict):
             if not forms or any(not f.strip() for f in forms):
                 raise ValueError(f"forms.{lang}: expected a non-empty list of non-empty strings")
         return v
+
+    @model_validator(mode="after")
+    def _ambiguous_are_forms(self) -> LexiconEntry:
+        known = {f for forms in self.forms.values() for f in forms}
+        bad = [f for f in self.ambiguous if f not in known]
+        if bad:
+            raise ValueError(f"ambiguous: {bad} are not among this entry's forms")
+        return self
+
+
+class Gazetteer(Strict):
+    """Place names of the pack's countries for the `gazetteer` filter (GeoNames data, offline)."""
+
+    min_population: int = Field(
+        default=15000, ge=500, description="cities with at least this many inhabitants"
+    )
+    subdivisions: bool = Field(
+        default=True, description="first-level subdivisions (provinces, states; ISO 3166-2)"
+    )
+    add: dict[str, list[str]] = Field(
+        default_factory=dict, description="country code -> extra place names (any script)"
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="names never matched (they mean something else)"
+    )
+    ambiguous: list[str] = Field(
+        default_factory=list, description="names that count only with a second signal"
+    )
 
 
 class Benchmark(Strict):
@@ -128,6 +171,7 @@ class RegionPack(Strict):
     lexicon: list[LexiconEntry] = Field(default_factory=list)
     benchmarks: list[Benchmark] = Field(default_factory=list)
     data_sources: list[DataSource] = Field(default_factory=list)
+    gazetteer: Gazetteer = Gazetteer()
 
     @field_validator("schema_")
     @classmethod
@@ -176,6 +220,9 @@ class RegionPack(Strict):
                         f"lexicon[{i}] ({e.id}).countries: {c!r} is not one of the pack's "
                         f"countries ({', '.join(codes)})"
                     )
+        for code in self.gazetteer.add:
+            if code not in codes:
+                errors.append(f"gazetteer.add: {code!r} is not one of the pack's countries")
         for i, b in enumerate(self.benchmarks):
             if not (b.hub_id or b.path or b.url):
                 errors.append(
@@ -193,6 +240,11 @@ class RegionPack(Strict):
     @property
     def language_codes(self) -> list[str]:
         return [lang.code for lang in self.languages]
+
+    @property
+    def evidence_languages(self) -> list[str]:
+        """Languages whose text alone places a caption in the region."""
+        return [lang.code for lang in self.languages if lang.evidence]
 
     def language(self, code: str) -> Language:
         for lang in self.languages:

@@ -10,9 +10,10 @@ from pydantic import Field
 
 from regionadapt.components import Context, Filter
 from regionadapt.data.langcodes import ISO1_TO_3, to_model_label
-from regionadapt.data.text import canonical_script, dominant_script
+from regionadapt.data.text import canonical_script, dominant_script, scripts_present
 from regionadapt.errors import ConfigError
 from regionadapt.schema import Strict
+from regionadapt_plugins.filters.english import plainly_english
 
 # A short list of widely written languages, for `others` when speed matters more than catching
 # every foreign language (restricting the model to fewer languages is ~1.7x faster).
@@ -20,6 +21,13 @@ COMMON_OTHERS = [
     "eng", "fra", "spa", "por", "deu", "ita", "nld", "rus", "ara", "hin", "jpn", "kor", "tur",
     "pol", "swe",
 ]  # fmt: skip
+
+
+# Scripts written for one language only (in practice): a caption in one of them is that language.
+SINGLE_LANGUAGE_SCRIPTS = frozenset({
+    "Thai", "Laoo", "Khmr", "Mymr", "Sinh", "Geor", "Armn", "Hang", "Gujr", "Orya", "Taml",
+    "Telu", "Knda", "Mlym", "Guru", "Hebr",
+})  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,6 +61,22 @@ class LanguageFilter(Filter):
         others: Literal["all"] | list[str] = "all"
         # Texts with fewer letters than this are judged by their declared `lang` field alone.
         min_letters: int = Field(default=3, ge=0)
+        fast_english: bool = Field(
+            default=True,
+            description=(
+                "call plainly English text (>= 4 words, two thirds among English's commonest "
+                "words) English without the model: ~10x faster on English-heavy pools"
+            ),
+        )
+        evidence_only: bool = Field(
+            default=False,
+            description=(
+                "keep only captions in a language the pack marks `evidence = true` (written "
+                "mostly in the region: Thai, Khmer, Tagalog...), not in one it shares with the "
+                "world (English, Chinese, Portuguese): for finding the region's captions in a "
+                "world-wide pool, inside an any_of group with the lexicon and gazetteer"
+            ),
+        )
 
     def setup(self, ctx: Context) -> None:
         pack_langs = ctx.pack.language_codes
@@ -69,12 +93,25 @@ class LanguageFilter(Filter):
         self._label_to_code: dict[str, str] = {}
         self._by_script: dict[str, str] = {}
         scripts = [canonical_script(lang.script) for lang in ctx.pack.languages]
+        self._evidence = set(ctx.pack.evidence_languages)
+        self._evidence_scripts = {
+            canonical_script(lang.script) for lang in ctx.pack.languages if lang.evidence
+        }
+        if "Hani" in self._evidence_scripts:  # Japanese captions mix kana and Han
+            self._evidence_scripts |= {"Hira", "Kana"}
+        if self.params.evidence_only and not self._evidence:
+            raise ConfigError(
+                f"language filter: evidence_only: pack {ctx.pack.id!r} marks none of its "
+                "languages `evidence = true`"
+            )
         for lang, script in zip(ctx.pack.languages, scripts, strict=True):
             label = to_model_label(lang.code, labels)
             if label is not None:
                 self._label_to_code.setdefault(label, lang.code)
-            elif scripts.count(script) == 1 and script != "Latn":
-                self._by_script[script] = lang.code  # e.g. a Burmese-only script
+            if scripts.count(script) == 1 and (label is None or script in SINGLE_LANGUAGE_SCRIPTS):
+                # A script only this pack language uses (Burmese, Thai, Khmer...): the script
+                # says it, faster and surer on short text than the statistical model.
+                self._by_script[script] = lang.code
         if self.params.others == "all":
             for label in sorted(labels):  # ISO 639-1, or 639-3 where there is no 639-1
                 self._label_to_code.setdefault(label, ISO1_TO_3.get(label, label))
@@ -103,10 +140,12 @@ class LanguageFilter(Filter):
         hold at least half the mass, the overall most likely language otherwise. Summing
         matters for close relatives both in the pack (Indonesian/Malay split one caption's
         probability between them)."""
-        if self._by_script:
+        if self._by_script and not text.isascii():  # ASCII is Latin: skip the script scan
             script, share = dominant_script(text)
             if script in self._by_script and share >= 0.5:
                 return self._by_script[script], share, share
+        if self.params.fast_english and text.isascii() and plainly_english(text):
+            return "eng", 1.0, (1.0 if "eng" in self._pack else 0.0)
         scores = self._ident._decide(text)  # normalised probabilities over nb_classes
         pack_scores = scores[self._pack_idx]
         total = float(pack_scores.sum())
@@ -121,19 +160,37 @@ class LanguageFilter(Filter):
         text = (sample.get("text") or "").strip()
         if not text:
             return False, "no-text: empty caption"
-        letters = sum(ch.isalpha() for ch in text)
+        # counting letters costs a pass over the text: only short texts can have too few
+        letters = (
+            sum(ch.isalpha() for ch in text)
+            if len(text) < 4 * self.params.min_letters + 8
+            else len(text)
+        )
         if letters < self.params.min_letters:
             declared = sample.get("lang") or ""
-            if declared in self._pack:
-                return True
+            if declared in self._pack and (
+                not self.params.evidence_only or declared in self._evidence
+            ):
+                return True, f"declared lang {declared}"
             return (
                 False,
                 f"text-too-short: {letters} letters; declared lang {declared!r} not in pack",
             )
+        if self.params.evidence_only and not text.isascii():
+            present = scripts_present(text)
+            if present and present.isdisjoint(self._evidence_scripts):
+                # no letter in a script of an evidence language (Cyrillic text for SEA): no model
+                return False, f"lang-not-evidence: written in {', '.join(sorted(present))}"
         code, prob, total = self.identify(text)
         if code not in self._pack:
-            return False, f"lang-not-in-pack: {code} (p={prob:.2f}; pack languages {total:.2f})"
-        if total < self._threshold(code):
-            limit = self._threshold(code)
-            return False, f"lang-low-confidence: {code}, pack languages p={total:.2f} < {limit}"
-        return True
+            return False, f"lang-not-in-pack: {code} (p={prob:.3f}; pack languages {total:.3f})"
+        limit = self._threshold(code)
+        if total < limit:
+            return (
+                False,
+                f"lang-low-confidence: {code}, pack languages p={total:.3f}, below the "
+                f"threshold {limit:.3f}",
+            )
+        if self.params.evidence_only and code not in self._evidence:
+            return False, f"lang-not-evidence: {code} is written beyond the region too"
+        return True, f"{code} (p={total:.3f})"

@@ -17,14 +17,18 @@ class RegionMetadataFilter(Filter):
     name: ClassVar[str] = "region"
     description: ClassVar[str] = (
         "Keeps a sample when its country code (ISO 3166 alpha-2) is one of the pack's countries "
-        "or its coordinates (meta lat/lon) fall inside one of the pack's country bounding boxes."
+        "or its coordinates (meta lat/lon) fall inside one of the pack's country bounding boxes. "
+        "Without metadata (most web captions) it drops, keeps or defers to the other members of "
+        "an any_of group (`unknown`)."
     )
 
     class Params(Strict):
         # Which signal decides: either one inside is enough; or only one kind; or both inside.
         require: Literal["either", "country", "coordinates", "both"] = "either"
-        # What to do with a sample that carries no usable region metadata at all.
-        unknown: Literal["drop", "keep"] = "drop"
+        # A sample with no usable region metadata: "drop" it, "keep" it, or "defer": abstain
+        # (no evidence either way), so that the other members of an any_of group (lexicon,
+        # gazetteer, language) decide; as a top-level step a deferred sample passes on.
+        unknown: Literal["drop", "keep", "defer"] = "drop"
 
     def setup(self, ctx: Context) -> None:
         self._codes = set(ctx.pack.country_codes)
@@ -72,12 +76,13 @@ class RegionMetadataFilter(Filter):
         }[self.params.require]
         known = [s for s in signals if s is not None]
         if not known or (self.params.require == "both" and len(known) < 2):
+            why = f"no-region-metadata: needs {self.params.require} (country={country!r})"
             if self.params.unknown == "keep":
-                return True
-            return False, f"no-region-metadata: needs {self.params.require} (country={country!r})"
+                return True, why
+            return (None if self.params.unknown == "defer" else False), why
         ok = all(known) if self.params.require == "both" else any(known)
         if ok:
-            return True
+            return True, f"country {country}" if country_ok else "coordinates in a country box"
         if country_ok is False:
             return False, f"country-not-in-pack: {country}"
         return False, f"outside-region: lat={coords[0]} lon={coords[1]} in no country box"

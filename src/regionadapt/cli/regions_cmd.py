@@ -1,4 +1,4 @@
-"""``regionadapt regions list|show|validate|new``: region packs. Never imports torch."""
+"""``regionadapt regions list|show|validate|diff|schema|new``: region packs. Never imports torch."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Region packs: list, show, validate, start a new one.", no_args_is_help=True)
+app = typer.Typer(
+    help="Region packs: list, show, validate, diff, JSON Schema, start a new one.",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")
@@ -65,14 +68,60 @@ def show(pack: str = typer.Argument(..., help="Pack id or path to a pack .toml."
 
 @app.command()
 def validate(path: Path = typer.Argument(..., help="Path to a pack .toml.")) -> None:
-    """Check a pack file; errors name the file, the key path and what was expected."""
+    """Check a pack file: every problem at once, one line each naming the file and key path;
+    placeholders left from `regions new` (TODO, TBD, FIXME...) are refused."""
+    from regionadapt.errors import PackError
+    from regionadapt.pack_lint import placeholders
     from regionadapt.packs import load_pack
+    from regionadapt.schema import read_toml
 
-    p = load_pack(path)
+    data = read_toml(path, PackError)
+    problems = [f"{path}: {where}: {why}" for where, why in placeholders(data)]
+    try:
+        p = load_pack(path)
+    except PackError as exc:
+        problems = str(exc).splitlines() + problems
+        p = None
+    if problems:
+        # main() prints "error: " before the message: every line gets the same prefix
+        raise PackError("\nerror: ".join(problems + [f"{path}: {len(problems)} problem(s)"]))
     typer.echo(
         f"{path}: valid pack {p.id!r}: {len(p.countries)} countries, {len(p.languages)} languages, "
         f"{len(p.lexicon)} lexicon entries, {len(p.benchmarks)} benchmarks"
     )
+
+
+@app.command()
+def diff(
+    a: str = typer.Argument(..., help="Pack id or path (the old one)."),
+    b: str = typer.Argument(..., help="Pack id or path (the new one)."),
+) -> None:
+    """What changed between two packs: countries, languages, weight, lexicon, benchmarks,
+    gazetteer. Lines start with + (only in B), - (only in A) or ~ (changed)."""
+    from regionadapt.pack_lint import diff_packs
+    from regionadapt.packs import get_pack
+
+    lines = diff_packs(get_pack(a), get_pack(b))
+    typer.echo("\n".join(lines) if lines else "no differences")
+
+
+@app.command()
+def schema(
+    out: Path = typer.Option(None, help="Write the JSON Schema here (default: stdout)."),
+) -> None:
+    """The region-pack JSON Schema, for editors (e.g. Taplo / Even Better TOML)."""
+    import json
+
+    from regionadapt.packs import RegionPack
+
+    text = json.dumps(RegionPack.model_json_schema(by_alias=True), indent=2, ensure_ascii=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        from regionadapt.rundir import atomic_write_text
+
+        atomic_write_text(out, text + "\n")
+        typer.echo(f"wrote {out}")
 
 
 @app.command()
@@ -91,5 +140,8 @@ def new(
     if path.exists() and not force:
         raise PackError(f"{path} already exists; pass --force to overwrite it")
     atomic_write_text(path, skeleton(pack_id))
-    load_pack(path)
-    typer.echo(f"wrote {path}; fill in every TODO, then `regionadapt regions validate {path}`")
+    load_pack(path)  # the schema holds; `validate` refuses it until every TODO is filled in
+    typer.echo(
+        f"wrote {path}; fill in every TODO (validate refuses them), then "
+        f"`regionadapt regions validate {path}`"
+    )

@@ -18,28 +18,53 @@ def is_pattern(text: str) -> bool:
     return any(c in text for c in PATTERN_CHARS)
 
 
-def _decisions(filter_dir: Path) -> tuple[Any, list[str]]:
+def _decisions(filter_dir: Path) -> tuple[Any, list[str], list[dict]]:
     import pyarrow.parquet as pq
 
     path = filter_dir / "decisions.parquet"
     if not path.is_file():
         raise StageError(f"explain: {path} not found; run the filter stage first")
     order: list[str] = []
+    steps: list[dict] = []
     stats_path = filter_dir / "stats.json"
     if stats_path.is_file():
-        order = json.loads(stats_path.read_text(encoding="utf-8")).get("order", [])
-    return pq.read_table(path, columns=["id", "dropped_by", "reason"]), order
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        order, steps = stats.get("order", []), stats.get("steps", [])
+    return pq.read_table(path, columns=["id", "dropped_by", "reason"]), order, steps
 
 
 def _fate(row: dict[str, Any], order: list[str]) -> str:
     if not row["dropped_by"]:
         passed = ", ".join(order) if order else "(no filters configured)"
-        return f"kept; passed every filter in order: {passed}"
+        why = f"\n  why: {row['reason']}" if row["reason"] else ""
+        return f"kept; passed every filter in order: {passed}{why}"
     step = order.index(row["dropped_by"]) + 1 if row["dropped_by"] in order else "?"
     return (
         f"dropped by filter {row['dropped_by']!r} "
         f"(step {step} of {len(order) or '?'}): {row['reason']}"
     )
+
+
+def _tree(steps: list[dict]) -> str:
+    """The configured steps as an indented tree (groups show their operator and members)."""
+    if not any("group" in s for s in steps):
+        return ""
+    lines = ["", "filter steps:"]
+
+    def walk(node: dict, depth: int, prefix: str) -> None:
+        pad = "  " * depth
+        if "group" in node:
+            label = node["label"]
+            shown = node["group"] if label == node["group"] else f"{label} ({node['group']})"
+            lines.append(f"{pad}{prefix}{shown}")
+            for member in node["members"]:
+                walk(member, depth + 1, "- ")
+        else:
+            lines.append(f"{pad}{prefix}{node['filter']}")
+
+    for i, node in enumerate(steps, 1):
+        walk(node, 1, f"{i}. ")
+    return "\n".join(lines)
 
 
 def explain(filter_dir: Path, sample_id: str) -> str:
@@ -49,7 +74,7 @@ def explain(filter_dir: Path, sample_id: str) -> str:
     import pyarrow.compute as pc
 
     filter_dir = Path(filter_dir)
-    table, order = _decisions(filter_dir)
+    table, order, steps = _decisions(filter_dir)
     rows = table.filter(pc.equal(table["id"], sample_id)).to_pylist()
     if not rows:
         close = difflib.get_close_matches(sample_id, table["id"].to_pylist(), n=3, cutoff=0.6)
@@ -59,13 +84,13 @@ def explain(filter_dir: Path, sample_id: str) -> str:
             f"read{hint} (list them with --explain '*'; collect may have skipped it: see "
             "collect/stats.json)"
         )
-    return f"{sample_id}: {_fate(rows[0], order)}"
+    return f"{sample_id}: {_fate(rows[0], order)}{_tree(steps)}"
 
 
 def list_ids(filter_dir: Path, pattern: str, limit: int = 50) -> str:
     """The ids matching a shell-style ``pattern``, one a line with their fate; at most
     ``limit`` lines, then how many more matched. Raises StageError when none match."""
-    table, order = _decisions(Path(filter_dir))
+    table, order, _ = _decisions(Path(filter_dir))
     rows = [r for r in table.to_pylist() if fnmatch.fnmatchcase(r["id"], pattern)]
     if not rows:
         raise StageError(

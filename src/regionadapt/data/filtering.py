@@ -9,7 +9,8 @@ result is therefore the same whatever the executor and the number of workers.
 
 Outputs in ``out_dir``: ``kept/`` and ``dropped/`` (datasets; ``dropped`` has ``dropped_by`` and
 ``reason`` columns), ``decisions.parquet`` (id, dropped_by, reason for every row read: what
-``explain`` reads) and ``stats.json`` (per filter, reason, country, language and category).
+``explain`` reads; a kept row's reason holds the notes of the steps that kept it, e.g. which
+member of an ``any_of`` group) and ``stats.json`` (per filter, reason, country, language and category).
 """
 
 from __future__ import annotations
@@ -36,17 +37,19 @@ def reason_code(reason: str) -> str:
 
 
 def as_reason(result: Any) -> str | None:
-    """None to keep; the drop reason otherwise (a filter that gives none still gets one)."""
-    if result is True:
-        return None
-    if isinstance(result, tuple):
-        if result and result[0] is True:
-            return None
-        if len(result) >= 2 and result[0] is False:
-            return str(result[1]) or "dropped (no reason given)"
-    if result is False:
-        return "dropped (no reason given)"
-    return f"filter-error: keep() returned {result!r}, expected True or (False, reason)"
+    """None to keep (an abstention lets the sample through); the drop reason otherwise."""
+    from regionadapt.data.groups import answer
+
+    kind, text = answer(result)
+    return text if kind == "drop" else None
+
+
+def keep_note(result: Any) -> str:
+    """What a keeping filter said about why (a group names its deciding member), or ""."""
+    from regionadapt.data.groups import answer
+
+    kind, text = answer(result)
+    return text if kind == "keep" else ""
 
 
 def filter_labels(filters: list[Filter]) -> list[str]:
@@ -96,6 +99,9 @@ class _RowPass(_Setup):
                 reason = as_reason(res)
                 if reason is None:
                     still.append(i)
+                    note = keep_note(res)
+                    if note:  # kept rows carry the notes of the steps that explain them
+                        why[i] = f"{why[i]}; {label}: {note}" if why[i] else f"{label}: {note}"
                 else:
                     by[i], why[i] = label, reason
             alive = still
@@ -247,6 +253,8 @@ def run_filters(
             for row, b, r in zip(alive, cols["_by"], cols["_reason"], strict=True):
                 if b == _KEPT:
                     still.append(row)
+                    if r:
+                        why[row] = f"{why[row]}; {r}" if why[row] else r
                 else:
                     by[row], why[row] = b, r
                     dropped_at[b] += 1
@@ -255,7 +263,7 @@ def run_filters(
                 seen[i] = remaining
                 remaining -= dropped_at[labels[i]]
             alive = still
-    return _write(ds, by, why, labels, seen, out_dir, ctx, executor, workers)
+    return _write(ds, by, why, filters, labels, seen, out_dir, ctx, executor, workers)
 
 
 def _decide_all(f: Filter, keys: list[Any], ids: list[str]) -> list[Any]:
@@ -279,7 +287,7 @@ def _category(meta_json: str) -> str:
 
 
 def _write(
-    ds, by, why, labels, seen, out_dir: Path, ctx: Context, executor: str, workers: int
+    ds, by, why, filters, labels, seen, out_dir: Path, ctx: Context, executor: str, workers: int
 ) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -308,6 +316,10 @@ def _write(
         out_dir / "decisions.parquet",
     )
     stats = _stats(light, by, why, labels, seen)
+    stats["steps"] = [
+        f.describe() if hasattr(f, "describe") else {"filter": label}
+        for f, label in zip(filters, labels, strict=True)
+    ]
     stats["executor"] = executor
     stats["workers"] = workers
     atomic_write_json(out_dir / "stats.json", stats)

@@ -1,21 +1,37 @@
-"""Find a region pack's lexicon entries in text with one Aho-Corasick automaton.
+"""Find a region pack's terms (lexicon forms, place names) in text with one Aho-Corasick automaton.
 
-One pass over the text finds every surface form of every entry, in every script, whatever the
-lexicon's size (a loop of regexes costs one pass per term: ~40x slower at 500 terms). Forms
-of languages the pack marks ``spaced = false`` (Thai, Lao, Khmer, Burmese, Chinese...) match
-anywhere, since those scripts do not separate words; other forms must sit between word
-boundaries, so that "sate" does not fire inside "satellite".
+One pass over the text finds every surface form of every term, in every script, whatever their
+number (a loop of regexes costs one pass per term: ~40x slower at 500 terms). Terms written in
+a script without spaces (Thai, Lao, Khmer, Burmese, Chinese...) or listed under a language the
+pack marks ``spaced = false`` match anywhere; other terms must sit between word boundaries, so
+that "sate" does not fire inside "satellite". Where hits overlap, the longest wins: "Khon Kaen"
+(a city) hides "khon" (a masked dance) inside it.
+
+A term may be *ambiguous* (a lexicon form marked so in the pack, a place name shared with a
+city elsewhere, a Latin place name in an all-lowercase caption): it counts only when the caption
+holds a second, distinct term (:func:`decide`).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from regionadapt.data.text import UNSPACED_SCRIPTS, is_word_char, normalise, script_of
 
 if TYPE_CHECKING:
     from regionadapt.packs import RegionPack
+
+
+class Term(NamedTuple):
+    entry_id: str  # lexicon entry id, or "place:<name>" for a gazetteer name
+    category: str  # lexicon category, or the place kind (city, subdivision, country)
+    lang: str  # the form's language (lexicon) or the place's country code (gazetteer)
+    kind: str  # "lexicon" | "place"
+    bounded: bool  # needs word boundaries
+    ambiguous: bool
+    capital: bool  # a Latin place name: must start with a capital letter in the caption
 
 
 @dataclass(frozen=True)
@@ -26,54 +42,158 @@ class Hit:
     form: str
     start: int  # in the normalised text
     end: int  # exclusive
+    kind: str = "lexicon"
+    ambiguous: bool = False
 
 
-class LexiconMatcher:
-    """Built once per process from a pack (``setup``); picklable so worker processes can use it."""
+def _bounded(key: str, spaced: bool) -> bool:
+    return spaced and not any(script_of(ch) in UNSPACED_SCRIPTS for ch in key)
 
-    def __init__(self, pack: RegionPack, languages: list[str] | None = None) -> None:
+
+def _logographic(key: str) -> bool:
+    """Han or kana: a character is a syllable or a word, so two of them make a real word."""
+    return any(script_of(ch) in ("Hani", "Hira", "Kana") for ch in key)
+
+
+def lexicon_terms(pack: RegionPack, languages: list[str] | None = None) -> list[tuple[str, Term]]:
+    spaced = {lang.code: lang.spaced for lang in pack.languages}
+    out = []
+    for entry in pack.lexicon:
+        ambiguous = {normalise(f.strip()) for f in entry.ambiguous}
+        for lang, forms in entry.forms.items():
+            if languages is not None and lang not in languages:
+                continue
+            for form in forms:
+                key = normalise(form.strip())
+                bounded = _bounded(key, spaced.get(lang, True))
+                # two characters without word boundaries fire inside longer words
+                # (three, like Thai แคน "khaen" inside แคนทอน "Canton", mostly do not): a second
+                # signal is needed
+                short = not bounded and len(key) < 3 and not _logographic(key)
+                amb = key in ambiguous or short
+                term = Term(entry.id, entry.category, lang, "lexicon", bounded, amb, False)
+                out.append((key, term))
+    return out
+
+
+def place_terms(pack: RegionPack, elsewhere: bool = False) -> list[tuple[str, Term]]:
+    """The pack's place names (kind "place"), or cities outside its countries ("elsewhere")."""
+    from regionadapt.data.gazetteer import places, places_elsewhere
+
+    kind = "elsewhere" if elsewhere else "place"
+    out = []
+    for p in places_elsewhere(pack) if elsewhere else places(pack):
+        key = normalise(p.name)
+        bounded = _bounded(key, True)
+        latin = any(script_of(ch) == "Latn" for ch in key)
+        term = Term(f"{kind}:{p.name}", p.kind, p.country, kind, bounded, p.ambiguous, latin)
+        out.append((key, term))
+    return out
+
+
+class TermMatcher:
+    """Built once per process (``setup``); picklable so worker processes can use it."""
+
+    def __init__(self, terms: list[tuple[str, Term]]) -> None:
         import ahocorasick
 
-        spaced = {lang.code: lang.spaced for lang in pack.languages}
+        payloads: dict[str, list[Term]] = {}
+        for key, term in terms:
+            if key:
+                payloads.setdefault(key, []).append(term)
         self._automaton = ahocorasick.Automaton()
-        payloads: dict[str, list[tuple[str, str, str, bool]]] = {}
-        for entry in pack.lexicon:
-            for lang, forms in entry.forms.items():
-                if languages is not None and lang not in languages:
-                    continue
-                for form in forms:
-                    key = normalise(form.strip())
-                    # A form needs word boundaries unless its language is unspaced or the form
-                    # is written in an unspaced script (a Thai word listed under any language).
-                    bounded = spaced.get(lang, True) and not any(
-                        script_of(ch) in UNSPACED_SCRIPTS for ch in key
-                    )
-                    payloads.setdefault(key, []).append((entry.id, entry.category, lang, bounded))
         for key, items in payloads.items():
             self._automaton.add_word(key, (key, tuple(items)))
         self.size = len(payloads)
         if payloads:
             self._automaton.make_automaton()
+        self._memo: dict[str, list[Hit]] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_memo": {}}
 
     def find(self, text: str, first_only: bool = False) -> list[Hit]:
-        """Every lexicon hit in ``text`` (after :func:`normalise`), in order of their end."""
+        """Every hit in ``text`` (after :func:`normalise`), longest first where hits overlap.
+
+        The last few thousand answers are remembered: the filters sharing this matcher (lexicon,
+        gazetteer, gazetteer elsewhere) ask about the same caption one after the other."""
+        hits = self._memo.get(text)
+        if hits is None:
+            hits = self._find(text)
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[text] = hits
+        return hits[:1] if first_only else hits
+
+    def _find(self, text: str) -> list[Hit]:
         if not self.size or not text:
             return []
-        norm = normalise(text)
+        nfc = unicodedata.normalize("NFC", text)
+        norm = nfc.casefold()
+        aligned = len(norm) == len(nfc)  # casefold changed no length: positions map back
+        lowercase_caption = nfc == norm
         hits: list[Hit] = []
         for end, (key, items) in self._automaton.iter(norm):
             start = end - len(key) + 1
             boundary_ok = (start == 0 or not is_word_char(norm[start - 1])) and (
                 end + 1 >= len(norm) or not is_word_char(norm[end + 1])
             )
-            for entry_id, category, lang, bounded in items:
-                if bounded and not boundary_ok:
+            for t in items:
+                if t.bounded and not boundary_ok:
                     continue
-                hits.append(Hit(entry_id, category, lang, key, start, end + 1))
-                if first_only:
-                    return hits
+                ambiguous = t.ambiguous
+                if t.capital and not lowercase_caption:
+                    if aligned and not nfc[start].isupper():
+                        continue  # "bang" is not Bang (a place); "Bang Na" is
+                    if len(key) <= 5 and _sentence_start(norm, start):
+                        ambiguous = True  # capitalised by position only? ("Soko la Mombasa")
+                elif t.capital:
+                    ambiguous = True  # an all-lowercase caption cannot show a proper name
+                hits.append(
+                    Hit(t.entry_id, t.category, t.lang, key, start, end + 1, t.kind, ambiguous)
+                )
+        if len(hits) > 1:
+            hits = _longest(hits)
         return hits
 
     def first(self, text: str) -> Hit | None:
         hits = self.find(text, first_only=True)
         return hits[0] if hits else None
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?:;\"'(“‘"
+
+
+def _longest(hits: list[Hit]) -> list[Hit]:
+    """Drop hits lying inside a longer hit (same span counts as kept: several entries share it)."""
+    spans = [(h.start, h.end) for h in hits]
+    return [
+        h
+        for h in hits
+        if not any(s <= h.start and h.end <= e and (e - s) > (h.end - h.start) for s, e in spans)
+    ]
+
+
+def decide(hits: list[Hit], kind: str | None = None) -> Hit | None:
+    """The hit that places the caption in the region, or None.
+
+    An unambiguous hit of ``kind`` (any kind when None) decides; an ambiguous one needs a second
+    hit of a different entry (of any kind) in the same caption."""
+    mine = [h for h in hits if kind is None or h.kind == kind]
+    for h in mine:
+        if not h.ambiguous:
+            return h
+    for h in mine:
+        # a city elsewhere confirms nothing about the region
+        if any(o.entry_id != h.entry_id and o.kind != "elsewhere" for o in hits):
+            return h
+    return None
+
+
+class LexiconMatcher(TermMatcher):
+    """The pack's lexicon forms (optionally of some languages only)."""
+
+    def __init__(self, pack: RegionPack, languages: list[str] | None = None) -> None:
+        super().__init__(lexicon_terms(pack, languages))

@@ -27,7 +27,8 @@ _RANGES: list[tuple[int, int, str]] = sorted([
     (0x19E0, 0x19FF, "Khmr"), (0x1700, 0x171F, "Tglg"), (0x1A00, 0x1A1F, "Bugi"),
     (0xA980, 0xA9DF, "Java"), (0x1B00, 0x1B7F, "Bali"), (0x3040, 0x309F, "Hira"),
     (0x30A0, 0x30FF, "Kana"), (0x3400, 0x4DBF, "Hani"), (0x4E00, 0x9FFF, "Hani"),
-    (0xF900, 0xFAFF, "Hani"), (0x1200, 0x139F, "Ethi"),
+    (0xF900, 0xFAFF, "Hani"), (0x1200, 0x139F, "Ethi"), (0x2D30, 0x2D7F, "Tfng"),
+    (0x0780, 0x07BF, "Thaa"),
 ])  # fmt: skip
 _STARTS = [r[0] for r in _RANGES]
 
@@ -37,7 +38,7 @@ UNSPACED_SCRIPTS = frozenset(
     {"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hans", "Hant", "Hira", "Kana", "Jpan", "Tibt"}
 )
 # The pack may name a Han script variant; the detector only sees Han.
-_ALIASES = {"Hans": "Hani", "Hant": "Hani", "Jpan": "Hani"}
+_ALIASES = {"Hans": "Hani", "Hant": "Hani", "Jpan": "Hani", "Kore": "Hang"}
 
 
 def normalise(text: str) -> str:
@@ -54,13 +55,35 @@ def script_of(ch: str) -> str | None:
     return None
 
 
+_CACHE: dict[str, str | None] = {}
+
+
+def _cached_script(ch: str) -> str | None:
+    try:
+        return _CACHE[ch]
+    except KeyError:
+        _CACHE[ch] = s = script_of(ch)
+        return s
+
+
 def dominant_script(text: str) -> tuple[str | None, float]:
-    """The most frequent script among the letters of ``text`` and its share of those letters."""
-    counts = Counter(s for s in map(script_of, text) if s is not None)
+    """The most frequent script among the letters of ``text`` and its share of those letters.
+
+    Per character a dictionary look-up (the range search runs once per distinct character):
+    this runs on every caption the language filter sees."""
+    counts = Counter(map(_cached_script, text))
+    counts.pop(None, None)
     if not counts:
         return None, 0.0
     script, n = counts.most_common(1)[0]
     return script, n / sum(counts.values())
+
+
+def scripts_present(text: str) -> set[str]:
+    """Every script among the letters of ``text``."""
+    found = set(map(_cached_script, text))
+    found.discard(None)
+    return found
 
 
 def canonical_script(code: str) -> str:

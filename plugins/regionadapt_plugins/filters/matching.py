@@ -1,0 +1,42 @@
+"""One term matcher per pack and process, shared by the lexicon and gazetteer filters."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING
+
+from regionadapt.data.lexicon import TermMatcher, lexicon_terms, place_terms
+
+if TYPE_CHECKING:
+    from regionadapt.packs import RegionPack
+
+_PACKS: dict[str, RegionPack] = {}
+
+
+def pack_matcher(
+    pack: RegionPack, categories: tuple[str, ...] = (), languages: tuple[str, ...] = (),
+    places: bool = True, lexicon: bool = True, elsewhere: bool = True,
+) -> TermMatcher:  # fmt: skip
+    """A matcher over the pack's lexicon (these categories/languages), its place names and
+    cities elsewhere; built once per distinct pack content and arguments (the gazetteer takes
+    ~2 s to assemble). With the default arguments the lexicon and both gazetteer filters share
+    one matcher, and its memo: a caption is scanned once for all three."""
+    key = json.dumps(pack.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    _PACKS.setdefault(key, pack)
+    return _build(key, categories, languages, places, lexicon, elsewhere)
+
+
+@functools.lru_cache(maxsize=8)
+def _build(key: str, categories, languages, places, lexicon, elsewhere) -> TermMatcher:
+    pack = _PACKS[key]
+    terms = []
+    if lexicon:
+        entries = [e for e in pack.lexicon if not categories or e.category in categories]
+        sub = pack.model_copy(update={"lexicon": entries})
+        terms += lexicon_terms(sub, list(languages) or None)
+    if places:
+        terms += place_terms(pack)
+    if elsewhere:
+        terms += place_terms(pack, elsewhere=True)
+    return TermMatcher(terms)
