@@ -42,22 +42,30 @@ executor = "local"       # "local" (HF datasets) or "ray" (Ray Data, for a clust
 
 [[filter.steps]]
 filter = "quality"       # unreadable, truncated, tiny or extreme-aspect images
+{region_filter}"""
 
+# Web captions rarely carry a country: the region is recognised from the text too. A sample is
+# kept when any member says so (docs/data.md, "Filter expressions"; measured in
+# benchmarks/region_text_quality.py).
+REGION_TEXT = """
 [[filter.steps]]
-filter = "region"        # country code in the pack, or coordinates inside its bounding boxes
-{language}"""
-
-LANGUAGE_ON = """
-[[filter.steps]]
-filter = "language"      # language ID (py3langid, offline) restricted to the pack's languages
-params = { min_prob = 0.5 }
+label = "region-text"    # country metadata, or the caption names the region's culture or places
+any_of = [
+  { filter = "region", params = { unknown = "defer" } },   # metadata decides when it exists
+  { filter = "lexicon" },                                  # the pack's cultural lexicon
+  { filter = "gazetteer" },                                # places in the pack's countries
+  { all_of = [                                             # a language spoken only in the region,
+    { filter = "language", params = { evidence_only = true, min_prob = 0.5 } },
+    { not = { filter = "gazetteer", params = { scope = "elsewhere" } } },  # not about elsewhere
+  ] },
+]
 """
 
-# The demo's captions are often a single lexicon name ("rendang"): too short for any language
-# identifier (measured: it dropped ~40% of true regional captions as low-confidence).
-LANGUAGE_OFF = """
-# [[filter.steps]]       # off in the demo world: its captions are single names, too short to
-# filter = "language"    # identify; turn it on for real captions
+# The demo's captions are often a single lexicon name ("rendang") and all carry a country:
+# metadata decides, and no language guess can let a distractor through.
+REGION_DEMO = """
+[[filter.steps]]
+filter = "region"        # country code in the pack, or coordinates inside its bounding boxes
 """
 
 DEMO_SOURCE = """\
@@ -251,7 +259,7 @@ def render(
     text += COMMON.format(
         region=region,
         source=DEMO_SOURCE if model is None else REAL_SOURCE,
-        language=LANGUAGE_OFF if model is None else LANGUAGE_ON,
+        region_filter=REGION_DEMO if model is None else REGION_TEXT,
     )
     for arch in archs:
         text += arch_tables(pack, arch, model, model_params)
