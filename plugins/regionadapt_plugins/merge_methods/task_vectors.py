@@ -15,6 +15,7 @@ from pydantic import Field
 
 from regionadapt.merge import MergeMethod
 from regionadapt.schema import Strict
+from regionadapt_plugins.merge_methods.topk import top_k_like_mergekit
 
 LAMBDA = Field(1.0, alias="lambda", description="scale applied to the merged task vector")
 
@@ -61,9 +62,9 @@ def _work(t: Any) -> Any:
 def magnitude_trim(delta: Any, density: float, tie_break: str = "mergekit") -> Any:
     """Keep the ``k = max(1, int(density * n))`` largest |delta| (mergekit's top-k), zero the rest.
 
-    A k-th value threshold replaces mergekit's full sort; only when equal magnitudes straddle
-    the cut-off does the choice among them matter, and then ``tie_break='mergekit'`` runs the
-    very same ``argsort`` mergekit runs so the output is identical.
+    ``tie_break='mergekit'`` selects exactly what mergekit's ``argsort`` selects, equal
+    magnitudes at the cut-off included, without the full sort (see :mod:`.topk`);
+    ``'index'`` keeps the lowest indices among such ties (a k-th value threshold).
     """
     import torch
 
@@ -76,47 +77,28 @@ def magnitude_trim(delta: Any, density: float, tie_break: str = "mergekit") -> A
     w = delta.abs().reshape(-1)
     if w.dtype != torch.float64:
         w = w.float()
-    if tie_break == "mergekit" and _ties_likely(w):
-        # Deltas of bfloat16/float16 checkpoints repeat values so often that ties straddle the
-        # cut-off nearly always: the sort is needed anyway and the threshold would be wasted
-        # work (measured: ~25% of the sort's time). The output is the same either way.
-        return delta * _top_k_like_mergekit(w, k).reshape(delta.shape).to(delta.dtype)
-    thr = torch.kthvalue(w, n - k + 1).values
-    if thr == 0:
-        keep = w > 0  # kept zeros would stay zero: the result is the same either way
+    if tie_break == "mergekit":
+        keep = top_k_like_mergekit(w, k)
     else:
-        keep = w >= thr
-        n_keep = int(keep.sum())
-        if n_keep != k:  # equal magnitudes straddle the cut-off
-            if tie_break == "mergekit":
-                keep = _top_k_like_mergekit(w, k)
-            else:
-                equal = w == thr
-                surplus = n_keep - k
-                # drop the highest-index ties beyond k
-                ranks = torch.cumsum(equal.flip(0).to(torch.int32), 0).flip(0)
-                keep &= ~(equal & (ranks <= surplus))
+        keep = _top_k_lowest_index(w, k)
+    del w
     return delta * keep.reshape(delta.shape).to(delta.dtype)
 
 
-def _top_k_like_mergekit(w: Any, k: int) -> Any:
-    """mergekit's own selection: the first k of ``argsort(descending=True)``. The sort is not
-    stable, so which of equal values it puts first is only known by running it."""
+def _top_k_lowest_index(w: Any, k: int) -> Any:
+    """The k largest of ``w``; among equal values at the cut-off, the lowest indices."""
     import torch
 
-    keep = torch.zeros(w.numel(), dtype=torch.bool)
-    keep[torch.argsort(w, descending=True)[:k]] = True
+    thr = torch.kthvalue(w, w.numel() - k + 1).values
+    if thr == 0:
+        return w > 0  # kept zeros would stay zero: the result is the same either way
+    keep = w >= thr
+    surplus = int(keep.sum()) - k
+    if surplus:  # equal magnitudes straddle the cut-off: drop the highest-index ones
+        equal = w == thr
+        ranks = torch.cumsum(equal.flip(0).to(torch.int32), 0).flip(0)
+        keep &= ~(equal & (ranks <= surplus))
     return keep
-
-
-def _ties_likely(w: Any, sample: int = 65_536) -> bool:
-    """True when a strided sample of ``w`` repeats values (more than 5% duplicates)."""
-    import torch
-
-    if w.numel() <= sample:
-        return False  # small: the threshold is cheap whatever happens
-    picked = w[:: w.numel() // sample]
-    return torch.unique(picked).numel() < 0.95 * picked.numel()
 
 
 def dare_drop(delta: Any, drop_rate: float, generator: Any) -> Any:
@@ -181,8 +163,11 @@ class _TaskVectorMethod(MergeMethod):
     needs_base: ClassVar[bool] = True
     default_weights: ClassVar[str] = "one"
     consensus: ClassVar[bool] = False
+    # a sweep scales the task vector: base + b * (merged delta); b = 0 is the base exactly
+    ratio: ClassVar[str] = "lambda"
 
-    def sparsify(self, delta: Any, generator: Any) -> Any:
+    def sparsify(self, delta: Any, i: int, generator: Any) -> Any:
+        """Sparsify model i's delta (its own parameters: ``self.model_params(i)``)."""
         return delta
 
     def merge_tensor(self, tensors, weights, base, key, generator):
@@ -194,7 +179,7 @@ class _TaskVectorMethod(MergeMethod):
             lam=p.lambda_,
             normalize=p.normalize,
             consensus=self.consensus,
-            sparsify=lambda d, i: self.sparsify(d, generator),
+            sparsify=lambda d, i: self.sparsify(d, i, generator),
         )
 
 
@@ -222,8 +207,10 @@ class Ties(_TaskVectorMethod):
     Params = TiesParams
     consensus: ClassVar[bool] = True
 
-    def sparsify(self, delta, generator):
-        return magnitude_trim(delta, self.params.density, self.params.tie_break)
+    per_model_params: ClassVar[tuple[str, ...]] = ("density",)
+
+    def sparsify(self, delta, i, generator):
+        return magnitude_trim(delta, self.model_params(i).density, self.params.tie_break)
 
 
 class DareLinear(_TaskVectorMethod):
@@ -239,8 +226,10 @@ class DareLinear(_TaskVectorMethod):
     stochastic: ClassVar[bool] = True
     allow_negative_weights: ClassVar[bool] = True
 
-    def sparsify(self, delta, generator):
-        return dare_drop(delta, self.params.drop_rate, generator)
+    per_model_params: ClassVar[tuple[str, ...]] = ("drop_rate",)
+
+    def sparsify(self, delta, i, generator):
+        return dare_drop(delta, self.model_params(i).drop_rate, generator)
 
 
 class DareTies(DareLinear):
