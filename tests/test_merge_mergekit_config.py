@@ -196,3 +196,17 @@ def test_tokenizer_source_base(workspace, monkeypatch, tmp_path):
     ):
         run_here(workspace, "tok2.yml", monkeypatch, BIO + "tokenizer_source: models/other-vocab\n",
                  out="out2")  # fmt: skip
+
+
+def test_cli_runs_a_mergekit_yaml(workspace):
+    """``regionadapt merge --config merge.yaml --output OUT``, as ``mergekit-yaml`` takes it."""
+    from core_kit import run_cli
+
+    root, _ = workspace
+    (root / "cli.yml").write_text((FIXTURES / "bio-merge.yml").read_text())
+    shutil.rmtree(root / "cli-out", ignore_errors=True)
+    res = run_cli("merge", "--config", "cli.yml", "--output", "cli-out", cwd=root, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("merged ") and (root / "cli-out" / "model.safetensors").exists()
+    res = run_cli("merge", "--config", "cli.yml", cwd=root)
+    assert res.returncode != 0 and "cli.yml: a mergekit config needs --output OUT" in res.stderr
