@@ -244,3 +244,39 @@ def test_against_mergekit_dare_without_drop(tmp_path):
             {"weight": {0: 0.5, 1: 1.0}, "density": {0: 1.0, 1: 1.0}}, base_index=2,
         )  # fmt: skip
         torch.testing.assert_close(merged[k], ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(
+    "method,mk_name,params,weight",
+    [("ties", "ties", {"density": 0.5}, 1.0), ("ties", "ties", {"density": 0.3}, 0.3),
+     ("ties", "ties", {"density": 0.7, "lambda": 0.6}, 0.0),
+     ("ties", "ties", {"density": 0.5, "normalize": False}, 2.5),
+     ("task-arithmetic", "task_arithmetic", {"lambda": 0.4}, -0.7),
+     ("task-arithmetic", "task_arithmetic", {"normalize": True}, 0.3),
+     ("dare-ties", "dare_ties", {"drop_rate": 0.0}, 0.8)],
+)  # fmt: skip
+def test_single_model_path_equals_mergekit(tmp_path, method, mk_name, params, weight, dtype):
+    """One tuned model on a base (GG-EZ's case) takes a shortcut without the stack and mask
+    passes: still mergekit's bits, zeros, negative zeros and unchanged entries included."""
+    base, tuned = states(2, dtype=dtype, quantize=0.05, seed=4)
+    base = dict(base)
+    base["w2"] = base["w2"].clone()
+    base["w2"][:5] = -0.0
+    tuned = dict(tuned)
+    tuned["w2"] = tuned["w2"].clone()
+    tuned["w2"][:10] = base["w2"][:10]  # zero deltas on -0.0 and ordinary entries
+    merged = run(tmp_path, method, [tuned], base_sd=base, weights=[weight], params=params)
+    mk_params = {"weight": {0: weight}, "lambda": params.get("lambda", 1.0)}
+    if "normalize" in params:
+        mk_params["normalize"] = params["normalize"]
+    if method != "task-arithmetic":
+        mk_params["density"] = {0: params.get("density", 1.0)}
+    for k in SHAPES:
+        ref = mergekit_merge(mk_name, [tuned[k], base[k]], mk_params, base_index=1,
+                             dtype=torch.float32)  # fmt: skip
+        assert torch.equal(merged[k], ref), k
+        assert torch.equal(
+            merged[k].view(torch.int16 if dtype == torch.bfloat16 else torch.int32),
+            ref.view(torch.int16 if dtype == torch.bfloat16 else torch.int32),
+        ), k

@@ -64,8 +64,13 @@ def _partition(keys: Any, lo: int, hi: int) -> int:
     _median_to_first(keys, lo, lo + 1, lo + (hi - lo) // 2, hi - 1)
     pivot_bits = int(keys[lo]) >> _SHIFT
     body = keys[lo + 1 : hi]
-    left = np.flatnonzero(body < np.uint64((pivot_bits + 1) << _SHIFT))  # value <= pivot
     right = np.flatnonzero(body >= np.uint64(pivot_bits << _SHIFT))[::-1]  # value >= pivot
+    # left stops (value <= pivot) past the last right stop never pair with one; only the
+    # first of them can matter (as the cut when nothing swaps), so scan up to there + 1
+    reach = int(right[0]) + 2 if right.size else body.size
+    left = np.flatnonzero(body[:reach] < np.uint64((pivot_bits + 1) << _SHIFT))
+    if left.size == 0:
+        left = np.flatnonzero(body < np.uint64((pivot_bits + 1) << _SHIFT))[:1]
     m = min(left.size, right.size)
     swaps = _first_crossing(left, right, m)
     if swaps == 0:
@@ -82,19 +87,41 @@ def _partition(keys: Any, lo: int, hi: int) -> int:
     return lo + 1 + cut
 
 
-def top_k_mask_numpy(w: Any, k: int) -> Any:
-    """Boolean mask of ``argsort(w, descending=True)[:k]`` as libstdc++'s introsort orders it.
+_CHUNK = 1 << 20
 
-    ``w``: 1-D float32 numpy array, non-negative, no NaN, fewer than 2**32 elements.
+
+def _keys(bits: Any) -> Any:
+    """(|value| bits << 32) | index, from float32 bit patterns (the sign bit is dropped:
+    abs() clears just that bit). Written through a uint32 view in chunks, so the only large
+    allocation is the key array itself (little-endian: the high word is the second)."""
+    import numpy as np
+
+    n = bits.size
+    keys = np.empty(n, dtype=np.uint64)
+    words = keys.view(np.uint32).reshape(n, 2)
+    if np.little_endian:
+        high, low = words[:, 1], words[:, 0]
+    else:
+        high, low = words[:, 0], words[:, 1]
+    np.bitwise_and(bits, np.uint32(0x7FFFFFFF), out=high)
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        low[start:stop] = np.arange(start, stop, dtype=np.uint32)
+    return keys
+
+
+def top_k_mask_numpy(w: Any, k: int) -> Any:
+    """Boolean mask of ``argsort(|w|, descending=True)[:k]`` as libstdc++'s introsort orders it.
+
+    ``w``: 1-D float32 numpy array without NaN, fewer than 2**32 elements (the sign of each
+    entry is ignored: it is the magnitude that is ranked).
     Returns None when the replay would reach introsort's heapsort fallback (depth limit), which
     is not replayed; the caller then sorts.
     """
     import numpy as np
 
     n = w.size
-    keys = (w.view(np.uint32).astype(np.uint64) << np.uint64(_SHIFT)) | np.arange(
-        n, dtype=np.uint64
-    )
+    keys = _keys(w.view(np.uint32))
     lo, hi = 0, n
     depth = 2 * (n.bit_length() - 1)  # std::__lg(n) * 2
     while hi - lo > _THRESHOLD and lo != k and hi != k:
@@ -138,25 +165,28 @@ def replay_matches_torch() -> bool:
             rng = np.random.default_rng(0)
             ok = True
             for n, scale in ((5_000, 3.0), (20_011, 40.0), (3_001, 1e6)):
-                w = np.abs(np.round(rng.standard_normal(n) * scale)).astype(np.float32)
+                w = np.round(rng.standard_normal(n) * scale).astype(np.float32)
                 for k in (1, n // 3, n // 2, n - 1):
                     mine = top_k_mask_numpy(w, k)
-                    theirs = _argsort_mask(torch.from_numpy(w), k).numpy()
+                    theirs = _argsort_mask(torch.from_numpy(w).abs(), k).numpy()
                     ok = ok and mine is not None and bool(np.array_equal(mine, theirs))
             _checked = ok
         return _checked
 
 
-def top_k_like_mergekit(w: Any, k: int) -> Any:
-    """Bool tensor: the first k of ``torch.argsort(w, descending=True)`` (mergekit's top-k).
+def top_k_like_mergekit(delta: Any, k: int) -> Any:
+    """Bool tensor: the first k of ``torch.argsort(|delta|, descending=True)`` (mergekit's
+    top-k of a 1-D delta, float32 or wider; mergekit sorts float32 magnitudes on the CPU).
 
-    ``w``: 1-D non-negative float tensor (|delta|). Uses the replay where it is exact, else
-    (float64, NaN, huge tensors, another sort implementation, heapsort fallback) the sort."""
+    Uses the replay where it is exact, else (float64, NaN, huge tensors, another sort
+    implementation, the heapsort fallback) the sort itself."""
     import torch
 
-    if w.dtype == torch.float32 and 0 < k < w.numel() < 2**32 and replay_matches_torch():
-        if not bool(torch.isnan(w).any()):
-            mask = top_k_mask_numpy(w.contiguous().numpy(), k)
+    n = delta.numel()
+    if delta.dtype == torch.float32 and 0 < k < n < 2**32 and replay_matches_torch():
+        if not bool(torch.isnan(delta).any()):
+            mask = top_k_mask_numpy(delta.contiguous().numpy(), k)
             if mask is not None:
                 return torch.from_numpy(mask)
-    return _argsort_mask(w, k)
+    w = delta.abs()
+    return _argsort_mask(w if w.dtype == torch.float64 else w.float(), k)

@@ -24,7 +24,9 @@ class MergeMethod(Component):
 
     ``merge_tensor`` receives the inputs in their stored dtype (or already converted to the
     output dtype when that is wider) and returns a floating tensor of the same shape; the engine
-    casts it to the output dtype. It must not modify its inputs in place.
+    casts it to the output dtype. It must not modify its inputs in place, unless
+    ``self.may_overwrite_inputs`` is true: the engine sets it on the instances it builds, as it
+    passes fresh buffers it does not reuse (overwriting them saves a tensor's worth of memory).
     """
 
     name: ClassVar[str]
@@ -46,6 +48,7 @@ class MergeMethod(Component):
     # Fields of ``Params`` that may differ per model (mergekit's per-model ``parameters``),
     # e.g. TIES' density; read them in ``merge_tensor`` with ``self.model_params(i)``.
     per_model_params: ClassVar[tuple[str, ...]] = ()
+    may_overwrite_inputs: bool = False
     # How a sweep's ratio b (0 = base, 1 = tuned) maps onto this method: "weights" = the
     # per-model weights [b, 1 - b] of [tuned, base]; the name of a parameter = that parameter
     # set to b (SLERP's t, with the models ordered [base, tuned]); "" = no ratio.

@@ -55,6 +55,7 @@ class MethodPlan:
             hit = self._cache.get(key)
             if hit is None:
                 impl = self._build(setting.params)
+                impl.may_overwrite_inputs = True  # the engine's buffers are fresh, see MergeMethod
                 impl.check_inputs(self._n, self._has_base)
                 weights = impl.resolve_weights(setting.weights, self._n)
                 impl.bind_models(setting.model_params, self._n)
