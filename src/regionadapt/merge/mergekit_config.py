@@ -141,9 +141,9 @@ def translate(path: Path, data: dict[str, Any]) -> Plan:
     models = data.get("models")
     if not isinstance(models, list) or not models:
         raise _err(path, "models", "required: a list of {model, parameters}")
-    shared = dict(data.get("parameters") or {})
     if not isinstance(data.get("parameters") or {}, Mapping):
         raise _err(path, "parameters", "expected a mapping")
+    shared = dict(data.get("parameters") or {})
     for key, value in shared.items():
         if key not in shared_defaults and key not in model_keys:
             raise _err(path, f"parameters.{key}", f"not a parameter of {name}")
