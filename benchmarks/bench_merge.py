@@ -118,10 +118,11 @@ def mergekit_cmd(method: str, base: Path, tuned: Path, out: Path, cfg_path: Path
             f"models:\n  - model: {tuned}\n    parameters: {{weight: 1.0, density: 0.5}}\n"
         )
     cfg_path.write_text(cfg)
-    # mergekit-yaml's entry point, run by this interpreter; no model card (it looks up the Hub)
+    # mergekit-yaml's entry point, run by this interpreter; no model card (it looks up the
+    # Hub) and no tokenizer copy (the synthetic checkpoints have none: it would fail slowly)
     code = "import sys; from mergekit.scripts.run_yaml import main; sys.argv[0] = 'mergekit-yaml'; main()"
     return [sys.executable, "-c", code, str(cfg_path), str(out), "--lazy-unpickle",
-            "--no-write-model-card"]  # fmt: skip
+            "--no-write-model-card", "--no-copy-tokenizer"]  # fmt: skip
 
 
 def compare(a: Path, b: Path) -> dict:

@@ -200,6 +200,7 @@ class _TaskVectorMethod(MergeMethod):
     needs_base: ClassVar[bool] = True
     default_weights: ClassVar[str] = "one"
     consensus: ClassVar[bool] = False
+    half_as_float32: ClassVar[bool] = True  # mergekit's dtype: float32 arithmetic
     # a sweep scales the task vector: base + b * (merged delta); b = 0 is the base exactly
     ratio: ClassVar[str] = "lambda"
 

@@ -159,8 +159,11 @@ class _UnitMerger:
         # cast once at the end.
         all_infos = infos + ([base.tensors[name]] if base is not None else [])
         work_tag = max({i.dtype for i in all_infos} | {tag}, key=lambda t: DTYPES[t][1])
-        if len({i.dtype for i in all_infos} | {tag}) > 1 and DTYPES[work_tag][1] == 2:
-            work_tag = "F32"
+        method, weights = self.plan.for_tensor(units[0].logical, name)
+        if DTYPES[work_tag][1] == 2 and (
+            len({i.dtype for i in all_infos} | {tag}) > 1 or method.half_as_float32
+        ):
+            work_tag = "F32"  # converted as read: the half-precision copy is freed at once
         work = torch_dtype(work_tag)
 
         def load(info: Any) -> Any:
@@ -170,7 +173,6 @@ class _UnitMerger:
 
         tensors = [load(i) for i in infos]
         base_t = load(base.tensors[name]) if base is not None else None
-        method, weights = self.plan.for_tensor(units[0].logical, name)
         gen = _generator(self.seed, key) if method.stochastic else None
         with torch.no_grad():
             result = method.merge_tensor(tensors, weights, base_t, key, gen)

@@ -49,6 +49,9 @@ class MergeMethod(Component):
     # e.g. TIES' density; read them in ``merge_tensor`` with ``self.model_params(i)``.
     per_model_params: ClassVar[tuple[str, ...]] = ()
     may_overwrite_inputs: bool = False
+    # True: the method computes half-precision inputs in float32 anyway, so the engine hands
+    # it float32 copies (and frees the half-precision buffers as it reads them).
+    half_as_float32: ClassVar[bool] = False
     # How a sweep's ratio b (0 = base, 1 = tuned) maps onto this method: "weights" = the
     # per-model weights [b, 1 - b] of [tuned, base]; the name of a parameter = that parameter
     # set to b (SLERP's t, with the models ordered [base, tuned]); "" = no ratio.
