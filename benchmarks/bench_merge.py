@@ -25,13 +25,13 @@ HIDDEN, INTER, VOCAB = 2048, 5632, 32000
 
 
 def make_checkpoints(root: Path, layers: int) -> tuple[Path, Path]:
+    base, tuned = root / "base", root / "tuned"
+    if (tuned / "model.safetensors.index.json").exists():
+        return base, tuned
     import torch
     from safetensors.torch import save_file
     from transformers import LlamaConfig
 
-    base, tuned = root / "base", root / "tuned"
-    if (tuned / "model.safetensors.index.json").exists():
-        return base, tuned
     shapes = {"model.embed_tokens.weight": (VOCAB, HIDDEN)}
     for i in range(layers):
         p = f"model.layers.{i}."
@@ -77,7 +77,11 @@ def make_checkpoints(root: Path, layers: int) -> tuple[Path, Path]:
 
 
 def measure(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one fresh process."""
+    """Wall seconds and peak RSS (GB) of one fresh process.
+
+    Linux counts a forked child's pages before ``exec`` in its ``ru_maxrss``: a child forked
+    from a large parent reports at least the parent's size. So this parent stays small
+    (torch only in a fresh interpreter: building the checkpoints, comparing outputs)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -152,6 +156,17 @@ def compare(a: Path, b: Path) -> dict:
     return {"max_abs_diff": worst, "frac_elements_differing": diff / n}
 
 
+def compare_in_child(a: Path, b: Path) -> dict:
+    """``compare`` in a fresh interpreter, so that this process never holds the tensors."""
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"from bench_merge import compare; from pathlib import Path; "
+        f"print(json.dumps(compare(Path({str(a)!r}), Path({str(b)!r}))))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def load_average() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -192,7 +207,7 @@ def run_round(args, base, tuned, method, rows, round_no) -> None:
         mk_out = next(r["out"] for r in rows[-len(jobs) :] if r["tool"] == "mergekit")
         for r in rows[-len(jobs) :]:
             if r["tool"] != "mergekit":
-                r.update(compare(r["out"], mk_out))
+                r.update(compare_in_child(r["out"], mk_out))
 
 
 def print_table(rows: list[dict], read_gb: float) -> None:
@@ -221,6 +236,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--no-mergekit", action="store_true")
     args = ap.parse_args()
+    if not (args.workdir / "tuned" / "model.safetensors.index.json").exists():
+        build = (
+            f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"from bench_merge import make_checkpoints; from pathlib import Path; "
+            f"make_checkpoints(Path({str(args.workdir)!r}), {args.layers})"
+        )
+        subprocess.run([sys.executable, "-c", build], check=True)
     base, tuned = make_checkpoints(args.workdir, args.layers)
     size = sum(p.stat().st_size for p in tuned.glob("*.safetensors")) / 1e9
     print(f"inputs: 2 checkpoints x {size:.2f} GB (bf16, 3 shards); {os.cpu_count()} CPUs; "
