@@ -16,7 +16,7 @@ from regionadapt_plugins.openclip_backend import (
 )
 from regionadapt_plugins.openclip_backend.train import run_training
 
-from regionadapt.errors import ConfigError, StageError
+from regionadapt.errors import StageError
 
 QUIET = {"log_every": 1000}
 

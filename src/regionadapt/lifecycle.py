@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from typing import Any
 from regionadapt import metrics
 from regionadapt.components import Backend, Context, EvalResult, ModelSource, build
 from regionadapt.config import ArchConfig, ProjectConfig, load_config
-from regionadapt.errors import ConfigError, PluginError, RegionAdaptError, StageError
-from regionadapt.packs import RegionPack, get_pack
+from regionadapt.errors import ConfigError, PluginError, StageError
+from regionadapt.packs import RegionPack, load_pack, pack_path
 from regionadapt.plugins import pm, registry
 from regionadapt.progress import log
 from regionadapt.rundir import STAGES, RunDir, atomic_write_json, hash_json
@@ -61,7 +60,7 @@ class Project:
         config = load_config(config_path)
         src = str(config_path)
         arch = arch or config.only_arch(src)
-        pack = _pack_for(config.region, config_path)
+        pack = load_pack(_pack_path(config.region, config_path))
         arch_cfg = config.arch(arch, src)
         try:
             backend_cls = registry("backends").get(arch_cfg.model.backend)
@@ -213,19 +212,7 @@ class Project:
 
 
 def _pack_path(region: str, config_path: Path) -> Path:
-    """The file a config's ``region`` names: a path (relative to the config) or a pack id."""
-    candidate = config_path.parent / region
-    if region.endswith(".toml") and candidate.is_file():
-        return candidate
-    if region.endswith(".toml") or "/" in region:
-        return Path(region)
-    from regionadapt.plugins import registry
-
-    return Path(registry("region_packs").get(region).path)
-
-
-def _pack_for(region: str, config_path: Path) -> RegionPack:
-    return get_pack(_pack_path(region, config_path))
+    return pack_path(region, config_path.parent)
 
 
 def resolve_source(arch_cfg: ArchConfig, arch: str, src: str) -> ModelSource | None:
@@ -233,9 +220,9 @@ def resolve_source(arch_cfg: ArchConfig, arch: str, src: str) -> ModelSource | N
     name = arch_cfg.model.source
     if name == "params":
         return None
-    found = pm.hook.resolve_model_source(source=name, arch=arch)
+    found = pm.first_result("resolve_model_source", source=name, arch=arch)
     if found is None:
-        known = sorted({n for names in pm.hook.model_sources(arch=arch) for n in names or []})
+        known = sorted({n for names in pm.results("model_sources", arch=arch) for n in names or []})
         raise ConfigError(
             f"{src}: {arch}.model.source: no installed plugin provides {name!r} for {arch!r}; "
             f"valid: {', '.join(['params', *known])}"
@@ -254,19 +241,17 @@ def run_stage(project: Project, stage: str, fn, force: bool = False) -> dict[str
         log(f"{stage}: up to date, skipped ({run.stage_dir(stage)})")
         return run.record(stage).summary  # type: ignore[union-attr]
     log(f"{stage}: started")
-    pm.hook.stage_started(stage=stage, run=run)
+    pm.notify("stage_started", stage=stage, run=run)
     started = time.time()
     tmp = run.begin(stage)
     try:
         summary = fn(tmp) or {}
     except BaseException as exc:
         rec = run.fail(stage, tmp, input_hash, started, f"{type(exc).__name__}: {exc}")
-        pm.hook.stage_finished(stage=stage, run=run, record=rec)
-        if not isinstance(exc, (RegionAdaptError, KeyboardInterrupt)):
-            traceback.print_exc()
-        raise
+        pm.notify("stage_finished", stage=stage, run=run, record=rec)
+        raise  # the CLI prints one line naming the error (and the traceback with --debug)
     rec = run.commit(stage, tmp, input_hash, started, summary)
-    pm.hook.stage_finished(stage=stage, run=run, record=rec)
+    pm.notify("stage_finished", stage=stage, run=run, record=rec)
     log(f"{stage}: done in {rec.seconds:.1f}s")
     return summary
 
@@ -346,7 +331,8 @@ def score_model(project: Project, model: Any, split: str, label: str) -> dict[st
                 metrics.replicate_means(res.items, project.config.seed, bench.name)
             )
         per[bench.name] = entry
-        roles[bench.role].append((res.score, bench.weight))
+        if bench.role in roles:  # "report" benchmarks are shown, not part of GRP
+            roles[bench.role].append((res.score, bench.weight))
     q = {role: sum(s * w for s, w in v) / sum(w for _, w in v) for role, v in roles.items()}
     out = {
         "label": label,

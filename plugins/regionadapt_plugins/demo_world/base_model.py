@@ -41,6 +41,10 @@ def embedding_base(seed: int = 0) -> Path:
     final = cache_root() / "demo-world" / f"embedding-{key}"
     if (final / "open_clip_model.safetensors").exists():
         return final
+    from regionadapt.rundir import check_writable
+
+    # Before the minute of pretraining, not after it: an unwritable cache is named now.
+    check_writable(final.parent, f"the model cache ({final.parent}; set REGIONADAPT_CACHE)")
     import datasets
 
     from regionadapt_plugins.demo_world.world import DemoWorld

@@ -379,6 +379,9 @@ def merge_checkpoints(
             raise MergeError(f"{out}: output would overwrite the input {c.path}")
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    from regionadapt.rundir import clean_stale_siblings
+
+    clean_stale_siblings(out.parent, f"{out.name}-")  # .tmp-<out>-<pid> left by a killed merge
     tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     reader = TensorReader()
