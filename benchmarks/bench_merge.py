@@ -4,7 +4,7 @@ Builds two synthetic Llama-shaped checkpoints (bf16, sharded, >= 1 GB each: a ba
 fine-tuned copy), then times each merge as a fresh process (imports included, as a user runs
 it) and reads that process's peak RSS from ``os.wait4``. Outputs are compared tensor by tensor.
 
-    python benchmarks/bench_merge.py --workdir /tmp/bench-merge [--layers 8] [--repeat 1]
+    python benchmarks/bench_merge.py --workdir /tmp/bench-merge [--methods ties,linear] [--rounds 1]
 
 Not a test: the numbers depend on the machine; run it side by side in one go before quoting a
 ratio.
@@ -25,13 +25,13 @@ HIDDEN, INTER, VOCAB = 2048, 5632, 32000
 
 
 def make_checkpoints(root: Path, layers: int) -> tuple[Path, Path]:
+    base, tuned = root / "base", root / "tuned"
+    if (tuned / "model.safetensors.index.json").exists():
+        return base, tuned
     import torch
     from safetensors.torch import save_file
     from transformers import LlamaConfig
 
-    base, tuned = root / "base", root / "tuned"
-    if (tuned / "model.safetensors.index.json").exists():
-        return base, tuned
     shapes = {"model.embed_tokens.weight": (VOCAB, HIDDEN)}
     for i in range(layers):
         p = f"model.layers.{i}."
@@ -77,7 +77,11 @@ def make_checkpoints(root: Path, layers: int) -> tuple[Path, Path]:
 
 
 def measure(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one fresh process."""
+    """Wall seconds and peak RSS (GB) of one fresh process.
+
+    Linux counts a forked child's pages before ``exec`` in its ``ru_maxrss``: a child forked
+    from a large parent reports at least the parent's size. So this parent stays small
+    (torch only in a fresh interpreter: building the checkpoints, comparing outputs)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -118,8 +122,11 @@ def mergekit_cmd(method: str, base: Path, tuned: Path, out: Path, cfg_path: Path
             f"models:\n  - model: {tuned}\n    parameters: {{weight: 1.0, density: 0.5}}\n"
         )
     cfg_path.write_text(cfg)
-    exe = Path(sys.executable).with_name("mergekit-yaml")
-    return [str(exe), str(cfg_path), str(out), "--lazy-unpickle"]
+    # mergekit-yaml's entry point, run by this interpreter; no model card (it looks up the
+    # Hub) and no tokenizer copy (the synthetic checkpoints have none: it would fail slowly)
+    code = "import sys; from mergekit.scripts.run_yaml import main; sys.argv[0] = 'mergekit-yaml'; main()"
+    return [sys.executable, "-c", code, str(cfg_path), str(out), "--lazy-unpickle",
+            "--no-write-model-card", "--no-copy-tokenizer"]  # fmt: skip
 
 
 def compare(a: Path, b: Path) -> dict:
@@ -149,74 +156,103 @@ def compare(a: Path, b: Path) -> dict:
     return {"max_abs_diff": worst, "frac_elements_differing": diff / n}
 
 
+def compare_in_child(a: Path, b: Path) -> dict:
+    """``compare`` in a fresh interpreter, so that this process never holds the tensors."""
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"from bench_merge import compare; from pathlib import Path; "
+        f"print(json.dumps(compare(Path({str(a)!r}), Path({str(b)!r}))))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def variants(method: str) -> list[tuple[str, dict]]:
+    from regionadapt.merge.engine import DEFAULT_MAX_WORKERS
+
+    default = min(DEFAULT_MAX_WORKERS, os.cpu_count() or 1)
+    params = {"density": 0.5} if method == "ties" else {}
+    out = [("regionadapt workers=1", {**params, "workers": 1})]
+    if default != 1:
+        out.append((f"regionadapt workers={default} (default)", {**params, "workers": default}))
+    return out
+
+
+def run_round(args, base, tuned, method, rows, round_no) -> None:
+    """One round: mergekit and every regionadapt variant, in an order that rotates per round
+    so that a trend in the machine's load does not favour one tool."""
+    jobs = [(label, params) for label, params in variants(method)]
+    if not args.no_mergekit:
+        jobs.append(("mergekit", None))
+    shift = round_no % len(jobs)
+    for label, params in jobs[shift:] + jobs[:shift]:
+        out = args.workdir / f"out-{method}-{label.split()[-1 if params is None else 1]}"
+        shutil.rmtree(out, ignore_errors=True)
+        if params is None:
+            cmd = mergekit_cmd(method, base, tuned, out, args.workdir / f"{method}.yml")
+        else:
+            cmd = ours_cmd(method, base, tuned, out, params)
+        load = load_average()
+        wall, rss = measure(cmd)
+        rows.append({"tool": label, "method": method, "round": round_no, "seconds": wall,
+                     "peak_rss_gb": rss, "out": out, "load": load})  # fmt: skip
+    if not args.no_mergekit:
+        mk_out = next(r["out"] for r in rows[-len(jobs) :] if r["tool"] == "mergekit")
+        for r in rows[-len(jobs) :]:
+            if r["tool"] != "mergekit":
+                r.update(compare_in_child(r["out"], mk_out))
+
+
+def print_table(rows: list[dict], read_gb: float) -> None:
+    print(
+        "| round | tool | method | seconds | peak RSS GB | time vs mergekit | peak RSS vs mergekit "
+        "| elements differing from mergekit | load avg at start |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        mk = next((x for x in rows if x["method"] == r["method"] and x["round"] == r["round"]
+                   and x["tool"] == "mergekit"), None)  # fmt: skip
+        t = f"{r['seconds'] / mk['seconds']:.2f}x" if mk else "-"
+        m = f"{r['peak_rss_gb'] / mk['peak_rss_gb']:.2f}x" if mk else "-"
+        diff = r.get("frac_elements_differing", "-")
+        print(
+            f"| {r['round']} | {r['tool']} | {r['method']} | {r['seconds']:.1f} | "
+            f"{r['peak_rss_gb']:.2f} | {t} | {m} | {diff} | {r['load']} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench-merge"))
     ap.add_argument("--layers", type=int, default=8)
-    ap.add_argument("--methods", default="linear,ties")
+    ap.add_argument("--methods", default="ties,linear")
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--no-mergekit", action="store_true")
     args = ap.parse_args()
+    if not (args.workdir / "tuned" / "model.safetensors.index.json").exists():
+        build = (
+            f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"from bench_merge import make_checkpoints; from pathlib import Path; "
+            f"make_checkpoints(Path({str(args.workdir)!r}), {args.layers})"
+        )
+        subprocess.run([sys.executable, "-c", build], check=True)
     base, tuned = make_checkpoints(args.workdir, args.layers)
     size = sum(p.stat().st_size for p in tuned.glob("*.safetensors")) / 1e9
-    print(f"inputs: 2 checkpoints x {size:.2f} GB (bf16, 3 shards)")
-    rows = []
-    variants = {
-        "linear": [
-            ("regionadapt workers=1", {"workers": 1}),
-            ("regionadapt workers=2", {"workers": 2}),
-        ],
-        "ties": [
-            ("regionadapt workers=1", {"density": 0.5, "workers": 1}),
-            ("regionadapt workers=2", {"density": 0.5, "workers": 2}),
-            (
-                "regionadapt workers=2 tie_break=index",
-                {"density": 0.5, "tie_break": "index", "workers": 2},
-            ),
-        ],
-    }
+    print(f"inputs: 2 checkpoints x {size:.2f} GB (bf16, 3 shards); {os.cpu_count()} CPUs; "
+          f"load average at start: {load_average()}")  # fmt: skip
+    rows: list[dict] = []
     for method in args.methods.split(","):
-        mk_out = args.workdir / f"out-mergekit-{method}"
-        for label, params in variants[method]:
-            out = args.workdir / f"out-ours-{method}-{len(rows)}"
-            shutil.rmtree(out, ignore_errors=True)
-            wall, rss = measure(ours_cmd(method, base, tuned, out, params))
-            rows.append(
-                {"tool": label, "method": method, "seconds": wall, "peak_rss_gb": rss, "out": out}
-            )
-        if not args.no_mergekit:
-            shutil.rmtree(mk_out, ignore_errors=True)
-            wall, rss = measure(
-                mergekit_cmd(method, base, tuned, mk_out, args.workdir / f"{method}.yml")
-            )
-            rows.append(
-                {
-                    "tool": "mergekit 0.1.5",
-                    "method": method,
-                    "seconds": wall,
-                    "peak_rss_gb": rss,
-                    "out": mk_out,
-                }
-            )
-            for r in rows:
-                if r["method"] == method and r["tool"] != "mergekit 0.1.5":
-                    r.update(compare(r["out"], mk_out))
-    read_gb = 2 * size
-    print(
-        "| tool | method | seconds | GB/s (input read) | peak RSS GB | vs mergekit time "
-        "| max abs diff vs mergekit | elements differing |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        mk = next(
-            (x for x in rows if x["method"] == r["method"] and x["tool"].startswith("mergekit")),
-            None,
-        )
-        ratio = f"{r['seconds'] / mk['seconds']:.2f}x" if mk else "-"
-        print(
-            f"| {r['tool']} | {r['method']} | {r['seconds']:.1f} | {read_gb / r['seconds']:.2f} | "
-            f"{r['peak_rss_gb']:.2f} | {ratio} | {r.get('max_abs_diff', '-')} | "
-            f"{r.get('frac_elements_differing', '-')} |"
-        )
+        for round_no in range(args.rounds):
+            run_round(args, base, tuned, method, rows, round_no)
+    print_table(rows, 2 * size)
+    print(f"load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

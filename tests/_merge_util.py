@@ -56,3 +56,42 @@ def load_folder(folder: Path, logical: str = "model.safetensors") -> dict[str, t
             out.update(load_file(str(folder / Path(logical).parent / shard)))
         return out
     return load_file(str(folder / logical))
+
+
+def tiny_llama(folder: Path, seed: int, dtype=torch.float32, layers: int = 4, tokenizer=True):
+    """A tiny LlamaForCausalLM saved with save_pretrained (+ a word-level tokenizer); the
+    mergekit-shaped tests use it because mergekit knows the Llama architecture."""
+    import transformers
+
+    cfg = transformers.LlamaConfig(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = transformers.LlamaForCausalLM(cfg).to(dtype)
+    model.save_pretrained(folder, safe_serialization=True)
+    if tokenizer:
+        word_tokenizer(["nasi", "goreng", "pho"]).save_pretrained(folder)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def word_tokenizer(words):
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {w: i for i, w in enumerate(["<unk>", "<s>", "</s>", *words])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
+
+
+def load_any(folder: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of every safetensors file in a folder (whatever the shard names)."""
+    from safetensors.torch import load_file
+
+    out = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        out.update(load_file(str(f)))
+    return out

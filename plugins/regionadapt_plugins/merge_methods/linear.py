@@ -69,6 +69,7 @@ class Soup(MergeMethod):
     )
     reference_url = "https://arxiv.org/abs/2203.05482"
     takes_weights: ClassVar[bool] = False
+    ratio: ClassVar[str] = ""  # a uniform mean has no ratio to sweep
     min_models = 1
 
     def merge_tensor(self, tensors, weights, base, key, generator):

@@ -59,6 +59,9 @@ class Slerp(MergeMethod):
     min_models: ClassVar[int] = 2
     max_models: ClassVar[int | None] = 2
     takes_weights: ClassVar[bool] = False
+    half_as_float32: ClassVar[bool] = True  # slerp() computes in float32 anyway
+    # a sweep sets t = b with the models ordered [base, tuned]: b = 0 is the base exactly
+    ratio: ClassVar[str] = "t"
 
     def merge_tensor(self, tensors, weights, base, key, generator):
         p = self.params

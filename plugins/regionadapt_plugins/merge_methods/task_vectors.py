@@ -15,6 +15,7 @@ from pydantic import Field
 
 from regionadapt.merge import MergeMethod
 from regionadapt.schema import Strict
+from regionadapt_plugins.merge_methods.topk import top_k_like_mergekit
 
 LAMBDA = Field(1.0, alias="lambda", description="scale applied to the merged task vector")
 
@@ -58,12 +59,15 @@ def _work(t: Any) -> Any:
     return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
 
-def magnitude_trim(delta: Any, density: float, tie_break: str = "mergekit") -> Any:
+def magnitude_trim(
+    delta: Any, density: float, tie_break: str = "mergekit", inplace: bool = False
+) -> Any:
     """Keep the ``k = max(1, int(density * n))`` largest |delta| (mergekit's top-k), zero the rest.
 
-    A k-th value threshold replaces mergekit's full sort; only when equal magnitudes straddle
-    the cut-off does the choice among them matter, and then ``tie_break='mergekit'`` runs the
-    very same ``argsort`` mergekit runs so the output is identical.
+    ``tie_break='mergekit'`` selects exactly what mergekit's ``argsort`` selects, equal
+    magnitudes at the cut-off included, without the full sort (see :mod:`.topk`);
+    ``'index'`` keeps the lowest indices among such ties (a k-th value threshold).
+    ``inplace``: zero the dropped entries of ``delta`` itself (a fresh tensor of the caller's).
     """
     import torch
 
@@ -73,50 +77,31 @@ def magnitude_trim(delta: Any, density: float, tie_break: str = "mergekit") -> A
     if n == 0:
         return torch.zeros_like(delta)
     k = max(1, int(density * n))
-    w = delta.abs().reshape(-1)
-    if w.dtype != torch.float64:
-        w = w.float()
-    if tie_break == "mergekit" and _ties_likely(w):
-        # Deltas of bfloat16/float16 checkpoints repeat values so often that ties straddle the
-        # cut-off nearly always: the sort is needed anyway and the threshold would be wasted
-        # work (measured: ~25% of the sort's time). The output is the same either way.
-        return delta * _top_k_like_mergekit(w, k).reshape(delta.shape).to(delta.dtype)
-    thr = torch.kthvalue(w, n - k + 1).values
-    if thr == 0:
-        keep = w > 0  # kept zeros would stay zero: the result is the same either way
+    if tie_break == "mergekit":
+        keep = top_k_like_mergekit(delta.reshape(-1), k)
     else:
-        keep = w >= thr
-        n_keep = int(keep.sum())
-        if n_keep != k:  # equal magnitudes straddle the cut-off
-            if tie_break == "mergekit":
-                keep = _top_k_like_mergekit(w, k)
-            else:
-                equal = w == thr
-                surplus = n_keep - k
-                # drop the highest-index ties beyond k
-                ranks = torch.cumsum(equal.flip(0).to(torch.int32), 0).flip(0)
-                keep &= ~(equal & (ranks <= surplus))
-    return delta * keep.reshape(delta.shape).to(delta.dtype)
+        w = delta.abs().reshape(-1)
+        keep = _top_k_lowest_index(w if w.dtype == torch.float64 else w.float(), k)
+        del w
+    keep = keep.reshape(delta.shape)
+    # d * 1 and d * 0 as mergekit computes them (a dropped -x gives -0.0, as there)
+    return delta.mul_(keep) if inplace else delta * keep.to(delta.dtype)
 
 
-def _top_k_like_mergekit(w: Any, k: int) -> Any:
-    """mergekit's own selection: the first k of ``argsort(descending=True)``. The sort is not
-    stable, so which of equal values it puts first is only known by running it."""
+def _top_k_lowest_index(w: Any, k: int) -> Any:
+    """The k largest of ``w``; among equal values at the cut-off, the lowest indices."""
     import torch
 
-    keep = torch.zeros(w.numel(), dtype=torch.bool)
-    keep[torch.argsort(w, descending=True)[:k]] = True
+    thr = torch.kthvalue(w, w.numel() - k + 1).values
+    if thr == 0:
+        return w > 0  # kept zeros would stay zero: the result is the same either way
+    keep = w >= thr
+    surplus = int(keep.sum()) - k
+    if surplus:  # equal magnitudes straddle the cut-off: drop the highest-index ones
+        equal = w == thr
+        ranks = torch.cumsum(equal.flip(0).to(torch.int32), 0).flip(0)
+        keep &= ~(equal & (ranks <= surplus))
     return keep
-
-
-def _ties_likely(w: Any, sample: int = 65_536) -> bool:
-    """True when a strided sample of ``w`` repeats values (more than 5% duplicates)."""
-    import torch
-
-    if w.numel() <= sample:
-        return False  # small: the threshold is cheap whatever happens
-    picked = w[:: w.numel() // sample]
-    return torch.unique(picked).numel() < 0.95 * picked.numel()
 
 
 def dare_drop(delta: Any, drop_rate: float, generator: Any) -> Any:
@@ -138,40 +123,74 @@ def merge_task_vectors(
     normalize: bool,
     consensus: bool,
     sparsify: Callable[[Any, int], Any] | None = None,
+    reuse_inputs: bool = False,
 ) -> Any:
-    """mergekit's GeneralizedTaskArithmeticMerge.merge_group, one tensor at a time."""
+    """mergekit's GeneralizedTaskArithmeticMerge.merge_group, one tensor at a time.
+
+    ``sparsify(delta, i)`` may modify ``delta`` in place (a fresh tensor). ``reuse_inputs``:
+    the tensors are the caller's to overwrite (the engine's fresh buffers), so each delta is
+    computed in its model's tensor instead of a new one."""
+    base_w = _work(base)
+    deltas = []
+    for i, t in enumerate(tensors):
+        w = _work(t)
+        own = w is not t or reuse_inputs  # a fresh float copy, or the caller's to overwrite
+        delta = w.sub_(base_w) if own and w.dtype == base_w.dtype else w - base_w
+        del w
+        deltas.append(sparsify(delta, i) if sparsify is not None else delta)
+        del delta
+    if len(deltas) == 1:
+        mixed = _single(deltas.pop(), weights[0], normalize, consensus)
+    else:
+        mixed = _group(deltas, weights, normalize, consensus)
+    if lam != 1:
+        mixed *= lam
+    return mixed.add_(base_w)  # = base + mixed (addition commutes bit for bit)
+
+
+def _group(deltas: list[Any], weights: list[float], normalize: bool, consensus: bool) -> Any:
     import torch
 
-    base_w = _work(base)
-    deltas = base_w.new_empty((len(tensors), *base_w.shape))
-    for i, t in enumerate(tensors):
-        delta = _work(t) - base_w
-        if sparsify is not None:
-            delta = sparsify(delta, i)
-        deltas[i] = delta
-        del delta
-    wt = torch.tensor(weights, dtype=deltas.dtype)
-    while deltas.dim() > wt.dim():
+    stacked = torch.stack(deltas)
+    deltas.clear()
+    wt = torch.tensor(weights, dtype=stacked.dtype)
+    while stacked.dim() > wt.dim():
         wt.unsqueeze_(-1)
-    deltas.mul_(wt)
+    stacked.mul_(wt)
     if consensus:
-        sign = deltas.sign()
-        majority = (deltas.sum(dim=0) >= 0).to(deltas.dtype) * 2 - 1
+        sign = stacked.sign()
+        majority = (stacked.sum(dim=0) >= 0).to(stacked.dtype) * 2 - 1
         mask = sign == majority
         del sign
-        mixed = (deltas * mask).sum(dim=0)
+        mixed = (stacked * mask).sum(dim=0)
         divisor = (wt * mask).sum(dim=0)
         divisor[divisor == 0] = 1
     else:
-        mixed = deltas.sum(dim=0)
+        mixed = stacked.sum(dim=0)
         divisor = wt.sum(dim=0)
         divisor[divisor.abs() < 1e-8] = 1
-    del deltas
+    del stacked
     if normalize:
         mixed /= divisor
-    if lam != 1:
-        mixed *= lam
-    return base_w + mixed
+    return mixed
+
+
+def _single(m: Any, weight: float, normalize: bool, consensus: bool) -> Any:
+    """``_group`` for one model, in place and without the stack, sign and mask passes; the
+    same bits. With one delta m = w * d the sign election keeps every non-zero entry, the
+    masked sum is m itself, and the divisor is w where m != 0 and 1 elsewhere, so m / w
+    (zeros and NaN stay as they are; consensus weights are >= 0)."""
+    import torch
+
+    w = torch.tensor(weight, dtype=m.dtype)  # mergekit's float32 weight tensor
+    if w != 1:
+        m.mul_(w)
+    m.add_(0.0)  # the sum over one model is 0 + m: -0.0 becomes +0.0 there too
+    if normalize:
+        use = (w != 0) if consensus else (w.abs() >= 1e-8)
+        if use and w != 1:
+            m.div_(w)
+    return m
 
 
 class _TaskVectorMethod(MergeMethod):
@@ -181,8 +200,12 @@ class _TaskVectorMethod(MergeMethod):
     needs_base: ClassVar[bool] = True
     default_weights: ClassVar[str] = "one"
     consensus: ClassVar[bool] = False
+    half_as_float32: ClassVar[bool] = True  # mergekit's dtype: float32 arithmetic
+    # a sweep scales the task vector: base + b * (merged delta); b = 0 is the base exactly
+    ratio: ClassVar[str] = "lambda"
 
-    def sparsify(self, delta: Any, generator: Any) -> Any:
+    def sparsify(self, delta: Any, i: int, generator: Any) -> Any:
+        """Sparsify model i's delta (its own parameters: ``self.model_params(i)``)."""
         return delta
 
     def merge_tensor(self, tensors, weights, base, key, generator):
@@ -194,7 +217,8 @@ class _TaskVectorMethod(MergeMethod):
             lam=p.lambda_,
             normalize=p.normalize,
             consensus=self.consensus,
-            sparsify=lambda d, i: self.sparsify(d, generator),
+            sparsify=lambda d, i: self.sparsify(d, i, generator),
+            reuse_inputs=self.may_overwrite_inputs,
         )
 
 
@@ -222,8 +246,12 @@ class Ties(_TaskVectorMethod):
     Params = TiesParams
     consensus: ClassVar[bool] = True
 
-    def sparsify(self, delta, generator):
-        return magnitude_trim(delta, self.params.density, self.params.tie_break)
+    per_model_params: ClassVar[tuple[str, ...]] = ("density",)
+
+    def sparsify(self, delta, i, generator):
+        return magnitude_trim(
+            delta, self.model_params(i).density, self.params.tie_break, inplace=True
+        )
 
 
 class DareLinear(_TaskVectorMethod):
@@ -239,8 +267,10 @@ class DareLinear(_TaskVectorMethod):
     stochastic: ClassVar[bool] = True
     allow_negative_weights: ClassVar[bool] = True
 
-    def sparsify(self, delta, generator):
-        return dare_drop(delta, self.params.drop_rate, generator)
+    per_model_params: ClassVar[tuple[str, ...]] = ("drop_rate",)
+
+    def sparsify(self, delta, i, generator):
+        return dare_drop(delta, self.model_params(i).drop_rate, generator)
 
 
 class DareTies(DareLinear):

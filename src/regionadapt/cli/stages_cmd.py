@@ -131,14 +131,22 @@ def register(app: typer.Typer) -> None:
 
     @app.command(name="merge")
     def merge_cmd(
-        arch: str = typer.Option(None, help=ARCH_HELP),
+        arch: str = typer.Option("embedding", help=ARCH_HELP),
         config: Path = typer.Option(
             Path("regionadapt.toml"),
             "--config",
             "-c",
-            help="A project file (runs the merge stage) or a standalone merge file with `method` and [[models]] (merges any compatible checkpoints, like mergekit-yaml).",
+            help="A project file (runs the merge stage), a standalone merge file with `method` and [[models]], or a mergekit YAML config (merges any compatible checkpoints, like mergekit-yaml).",
         ),  # fmt: skip
-        force: bool = typer.Option(False, "--force", help="Rerun even if up to date."),
+        output: Path = typer.Option(
+            None,
+            "--output",
+            "-o",
+            help="Standalone merges: the output folder (overrides `output`).",
+        ),
+        force: bool = typer.Option(
+            False, "--force", help="Rerun even if up to date; standalone: replace the output."
+        ),
         run_dir: Path = typer.Option(
             None, help="Run directory (default: <run_root>/<region>-<arch>)."
         ),
@@ -147,11 +155,20 @@ def register(app: typer.Typer) -> None:
         from regionadapt.errors import ConfigError
         from regionadapt.schema import read_toml
 
-        data = read_toml(config, ConfigError)
-        if "models" in data and "method" in data:
-            from regionadapt.merge.standalone import run_config
+        report = None
+        if config.suffix.lower() in (".yaml", ".yml"):
+            from regionadapt.merge.standalone import run_mergekit_config
 
-            report = run_config(config)
+            if output is None:
+                raise ConfigError(f"{config}: a mergekit config needs --output OUT")
+            report = run_mergekit_config(config, output, overwrite=force)
+        else:
+            data = read_toml(config, ConfigError)
+            if "models" in data and "method" in data:
+                from regionadapt.merge.standalone import run_config
+
+                report = run_config(config, output, overwrite=True if force else None)
+        if report is not None:
             typer.echo(
                 f"merged {report.tensors} tensors ({report.bytes_out / 1e9:.2f} GB) in {report.seconds:.1f}s"
             )

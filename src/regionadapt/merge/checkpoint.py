@@ -164,6 +164,26 @@ def check_dtype_name(dtype: str | None) -> str | None:
     return OUTPUT_DTYPES[dtype]
 
 
+def align(ref: Checkpoint, other: Checkpoint) -> Checkpoint:
+    """``other`` with its weight units keyed like ``ref``'s. Units are matched by path; one
+    whose path ``ref`` lacks is matched to the unit of ``ref`` with the same tensor names (two
+    single-file checkpoints named differently, ``a.safetensors`` and ``b.safetensors``)."""
+    missing = [rel for rel in ref.units if rel not in other.units]
+    spare = [rel for rel in other.units if rel not in ref.units]
+    if not missing or not spare:
+        return other
+    units = {rel: u for rel, u in other.units.items() if rel in ref.units}
+    for rel in missing:
+        names = set(ref.units[rel].tensors)
+        match = [s for s in spare if set(other.units[s].tensors) == names]
+        if len(match) == 1:
+            units[rel] = other.units[match[0]]
+            spare.remove(match[0])
+    for rel in spare:  # unmatched: kept under its own path, so compare() names it
+        units[rel] = other.units[rel]
+    return Checkpoint(other.path, units)
+
+
 def compare(ref: Checkpoint, other: Checkpoint, dtype_tag: str | None) -> None:
     """Refuse the first unit or tensor (in file order) that does not line up, naming it."""
     for rel in other.units:
@@ -212,6 +232,9 @@ def open_and_check(
     tag = check_dtype_name(dtype)
     ckpts = [open_checkpoint(Path(m), files) for m in models]
     base_ckpt = open_checkpoint(Path(base), files) if base is not None else None
+    ckpts = [ckpts[0]] + [align(ckpts[0], c) for c in ckpts[1:]]
+    if base_ckpt is not None:
+        base_ckpt = align(ckpts[0], base_ckpt)
     for other in ckpts[1:] + ([base_ckpt] if base_ckpt is not None else []):
         compare(ckpts[0], other, tag)
     return ckpts, base_ckpt

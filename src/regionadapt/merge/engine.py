@@ -23,6 +23,8 @@ from typing import Any
 from regionadapt.errors import MergeError, PluginError
 from regionadapt.merge.checkpoint import Checkpoint, WeightUnit, check_dtype_name, open_and_check
 from regionadapt.merge.method import MergeMethod
+from regionadapt.merge.outputs import copy_tokenizer, set_config_dtypes
+from regionadapt.merge.plan import MethodPlan, Resolver, TensorSetting
 from regionadapt.merge.safetensors_io import (
     DTYPES,
     FLOAT_TAGS,
@@ -112,15 +114,13 @@ def _shard_names(logical: str, n: int) -> list[str]:
 class _UnitMerger:
     def __init__(
         self,
-        method: MergeMethod,
-        weights: list[float],
+        plan: MethodPlan,
         out_tag: str | None,
         seed: int,
         reader: TensorReader,
         workers: int = 1,
     ) -> None:
-        self.method = method
-        self.weights = weights
+        self.plan = plan
         self.out_tag = out_tag
         self.seed = seed
         self.reader = reader
@@ -159,8 +159,11 @@ class _UnitMerger:
         # cast once at the end.
         all_infos = infos + ([base.tensors[name]] if base is not None else [])
         work_tag = max({i.dtype for i in all_infos} | {tag}, key=lambda t: DTYPES[t][1])
-        if len({i.dtype for i in all_infos} | {tag}) > 1 and DTYPES[work_tag][1] == 2:
-            work_tag = "F32"
+        method, weights = self.plan.for_tensor(units[0].logical, name)
+        if DTYPES[work_tag][1] == 2 and (
+            len({i.dtype for i in all_infos} | {tag}) > 1 or method.half_as_float32
+        ):
+            work_tag = "F32"  # converted as read: the half-precision copy is freed at once
         work = torch_dtype(work_tag)
 
         def load(info: Any) -> Any:
@@ -170,12 +173,13 @@ class _UnitMerger:
 
         tensors = [load(i) for i in infos]
         base_t = load(base.tensors[name]) if base is not None else None
-        gen = _generator(self.seed, key) if self.method.stochastic else None
+        gen = _generator(self.seed, key) if method.stochastic else None
         with torch.no_grad():
-            result = self.method.merge_tensor(tensors, self.weights, base_t, key, gen)
+            result = method.merge_tensor(tensors, weights, base_t, key, gen)
+        del tensors, base_t
         if tuple(result.shape) != first.shape:
             raise MergeError(
-                f"merge method {self.method.name!r} returned shape {list(result.shape)} for "
+                f"merge method {method.name!r} returned shape {list(result.shape)} for "
                 f"tensor {name!r} (expected {list(first.shape)})"
             )
         return result.to(out_dtype)
@@ -322,30 +326,40 @@ def merge_checkpoints(
     base: Path | None = None,
     weights: Sequence[float] | None = None,
     params: Mapping[str, Any] | None = None,
+    model_params: Sequence[Mapping[str, Any]] | None = None,
     dtype: str | None = None,
     files: Sequence[str] | None = None,
     max_shard_bytes: int = 5 * 2**30,
     seed: int = 0,
     overwrite: bool = False,
     workers: int | None = None,
+    tokenizer_source: Path | None = None,
+    resolver: Resolver | None = None,
 ) -> MergeReport:
     """Merge checkpoints tensor by tensor with a registered method; see docs/merging.md.
 
     Every check (method name, parameters, weights, checkpoint layout, names, shapes, dtypes)
     runs before anything is written. The output folder mirrors the first model: merged weight
-    files (sharded above ``max_shard_bytes``, with an index) plus copies of its other files.
+    files (sharded above ``max_shard_bytes``, with an index) plus copies of its other files,
+    whose configs then name the dtype the merged tensors have.
     For two models, ``linear`` with weights ``[b, 1 - b]`` is ``torch.lerp(models[1],
     models[0], b)``: b=0 gives models[1] exactly, b=1 gives models[0] exactly.
+    ``model_params``: one mapping per model overriding the method's ``per_model_params``
+    (TIES' density...). ``tokenizer_source``: copy the tokenizer files from that checkpoint
+    instead of the first model. ``resolver``: per-tensor settings (mergekit filters and
+    gradients; see :mod:`regionadapt.merge.plan`).
     ``workers`` tensors are merged at once in threads (default: the CPU count, at most
     ``DEFAULT_MAX_WORKERS``); the output is the same bit for bit, memory grows with the
     tensors in flight; ``workers=1`` uses the least memory.
     """
     start = time.perf_counter()
-    impl = get_method(method, params)
     models = [Path(m) for m in models]
     out = Path(out)
-    impl.check_inputs(len(models), base is not None)
-    w = impl.resolve_weights(weights, len(models))
+    setting = TensorSetting(dict(params or {}), weights, model_params)
+    plan = MethodPlan(
+        lambda p: get_method(method, p), setting, len(models), base is not None, resolver
+    )
+    impl, w = plan.default
     if max_shard_bytes <= 0:
         raise MergeError(f"max_shard_bytes must be positive (got {max_shard_bytes})")
     if workers is None:
@@ -354,6 +368,9 @@ def merge_checkpoints(
         raise MergeError(f"workers must be at least 1 (got {workers})")
     out_tag = check_dtype_name(dtype)
     ckpts, base_ckpt = open_and_check(models, base, files, dtype)
+    plan.check_all({rel: list(u.tensors) for rel, u in ckpts[0].units.items()})
+    if tokenizer_source is not None and not Path(tokenizer_source).is_dir():
+        raise MergeError(f"tokenizer source {tokenizer_source}: not a checkpoint folder")
     if out.exists() and not overwrite:
         raise MergeError(f"{out}: output already exists (overwrite = true replaces it)")
     resolved = out.resolve()
@@ -368,21 +385,28 @@ def merge_checkpoints(
     tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     reader = TensorReader()
-    merger = _UnitMerger(impl, w, out_tag, seed, reader, workers)
+    merger = _UnitMerger(plan, out_tag, seed, reader, workers)
     written: list[str] = []
     bytes_out = 0
     try:
         tmp.mkdir()
         copied = _copy_rest(ckpts[0], tmp)
+        if tokenizer_source is not None:
+            copied = copy_tokenizer(Path(tokenizer_source), tmp, copied)
         for rel in ckpts[0].units:
             units = [c.units[rel] for c in ckpts]
             base_unit = base_ckpt.units[rel] if base_ckpt is not None else None
             files_written, n = merger.write_unit(tmp, units, base_unit, max_shard_bytes)
             written += files_written
             bytes_out += n
+        set_config_dtypes(
+            tmp, ckpts[0], {rel: merger.out_tags(u) for rel, u in ckpts[0].units.items()}
+        )
         provenance = {
             "method": method,
             "params": impl.params.model_dump(by_alias=True),
+            "model_params": [dict(m) for m in model_params] if model_params else None,
+            "per_tensor_settings": plan.settings_used() if plan.varies else None,
             "models": [str(m) for m in models],
             "weights": w,
             "base": str(base) if base is not None else None,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from regionadapt.components import Component, NoParams
 from regionadapt.errors import ConfigError, MergeError
-from regionadapt.schema import Strict
+from regionadapt.schema import Strict, validate
 
 if TYPE_CHECKING:
     import torch
@@ -24,7 +24,9 @@ class MergeMethod(Component):
 
     ``merge_tensor`` receives the inputs in their stored dtype (or already converted to the
     output dtype when that is wider) and returns a floating tensor of the same shape; the engine
-    casts it to the output dtype. It must not modify its inputs in place.
+    casts it to the output dtype. It must not modify its inputs in place, unless
+    ``self.may_overwrite_inputs`` is true: the engine sets it on the instances it builds, as it
+    passes fresh buffers it does not reuse (overwriting them saves a tensor's worth of memory).
     """
 
     name: ClassVar[str]
@@ -43,12 +45,57 @@ class MergeMethod(Component):
     allow_negative_weights: ClassVar[bool] = False
     # Weight given to each model when the caller passes none: "uniform" = 1/N, "one" = 1.0.
     default_weights: ClassVar[str] = "uniform"
+    # Fields of ``Params`` that may differ per model (mergekit's per-model ``parameters``),
+    # e.g. TIES' density; read them in ``merge_tensor`` with ``self.model_params(i)``.
+    per_model_params: ClassVar[tuple[str, ...]] = ()
+    may_overwrite_inputs: bool = False
+    # True: the method computes half-precision inputs in float32 anyway, so the engine hands
+    # it float32 copies (and frees the half-precision buffers as it reads them).
+    half_as_float32: ClassVar[bool] = False
+    # How a sweep's ratio b (0 = base, 1 = tuned) maps onto this method: "weights" = the
+    # per-model weights [b, 1 - b] of [tuned, base]; the name of a parameter = that parameter
+    # set to b (SLERP's t, with the models ordered [base, tuned]); "" = no ratio.
+    ratio: ClassVar[str] = "weights"
 
     def __init__(self, params: Mapping[str, Any] | None = None, *, where: str = "") -> None:
         try:
             super().__init__(params, where=where or f"merge method {self.name!r} params")
         except ConfigError as exc:
             raise MergeError(str(exc)) from None
+
+    def bind_models(self, overrides: Sequence[Mapping[str, Any]] | None, n_models: int) -> None:
+        """Validate per-model overrides of ``per_model_params`` (one mapping per model, over
+        the method's own params); ``model_params(i)`` then returns model i's parameters."""
+        self._per_model: list[Strict] | None = None
+        if overrides is None:
+            return
+        if len(overrides) != n_models:
+            raise MergeError(
+                f"merge method {self.name!r}: parameters for {len(overrides)} model(s), "
+                f"{n_models} model(s) given"
+            )
+        if any(overrides) and not self.per_model_params:
+            raise MergeError(f"merge method {self.name!r} takes no per-model parameters")
+        shared = self.params.model_dump(by_alias=True)
+        per_model = []
+        for i, over in enumerate(overrides):
+            for key in over:
+                if key not in self.per_model_params:
+                    raise MergeError(
+                        f"models[{i}].{key}: merge method {self.name!r} takes only "
+                        f"{', '.join(self.per_model_params)} per model"
+                    )
+            where = f"models[{i}] params of merge method {self.name!r}"
+            try:
+                per_model.append(validate(self.Params, {**shared, **over}, where, ConfigError))
+            except ConfigError as exc:
+                raise MergeError(str(exc)) from None
+        self._per_model = per_model
+
+    def model_params(self, i: int) -> Any:
+        """Model i's parameters: the method's params with that model's overrides."""
+        per_model = getattr(self, "_per_model", None)
+        return per_model[i] if per_model is not None else self.params
 
     def check_inputs(self, n_models: int, has_base: bool) -> None:
         """Refuse a model count or base the method cannot use, before anything is read."""
