@@ -347,3 +347,30 @@ def test_a_report_only_benchmark_is_scored_but_does_not_choose_b(project_dir):
         assert m["benchmarks"]["watch"]["role"] == "report"
         assert m["benchmarks"]["watch"]["score"] == pytest.approx(1 - (b - 0.3) ** 2)
         assert m["grp"] == pytest.approx(expected_grp(b))
+
+
+def test_a_method_without_per_model_weights_sweeps_b_through_its_own_parameter(project_dir):
+    """SLERP in the project sweep: b is its t (from base at 0 to tuned at 1), recorded."""
+    path = project_dir / "regionadapt.toml"
+    path.write_text(
+        path.read_text().replace("[embedding.merge]\n", '[embedding.merge]\nmethod = "slerp"\n')
+    )
+    project = open_project(path, "embedding")
+    run_stages(project, ["collect", "filter", "tune", "merge"])
+    curve = json.loads((project.run.stage_dir("merge") / "curve.json").read_text())
+    assert curve["ratio_mapping"].startswith("t = b")
+    w = {p["b"]: p["regional"] for p in curve["points"]}  # the fake regional score is w itself
+    assert 0.0 < w[0.25] < w[0.5] < w[0.75] < 1.0  # t moves the merge from base to tuned
+    chosen = max(curve["points"], key=lambda p: p["grp"])
+    assert curve["chosen_b"] == chosen["b"]
+    assert _read_w(project.run.stage_dir("merge") / "model") == pytest.approx(chosen["regional"])
+
+
+def test_a_method_the_sweep_cannot_drive_is_refused_when_the_project_opens(project_dir):
+    path = project_dir / "regionadapt.toml"
+    path.write_text(
+        path.read_text().replace("[embedding.merge]\n", '[embedding.merge]\nmethod = "soup"\n')
+    )
+    with pytest.raises(ConfigError, match="embedding.merge"):
+        open_project(path, "embedding")
+    assert not (project_dir / "runs").exists()

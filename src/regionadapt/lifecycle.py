@@ -140,6 +140,13 @@ class Project:
         self.components["merge_method"] = build(
             "merge_methods", m.method, m.params, f"{src} {self.arch}.merge.params"
         )
+        from regionadapt.errors import MergeError
+        from regionadapt.merge import ratio_merge_args
+
+        try:  # a method the sweep cannot drive by b is refused now, not after tuning
+            ratio_merge_args(m.method, 0.5, m.params)
+        except MergeError as exc:
+            raise ConfigError(f"{src}: {self.arch}.merge: {exc}") from None
 
     def snapshot(self) -> None:
         """Record what this run is made of: the project file and the pack as given
@@ -385,24 +392,35 @@ def score_ratio(project: Project, b: float, split: str, work: Path, keep: Path |
 
 
 def _candidate(project: Project, b: float, out: Path) -> Path:
-    """Merge the tuned model with the base at ratio b: theta = b*tuned + (1-b)*base."""
-    from regionadapt.merge import merge_checkpoints
+    """Merge the tuned model with the base at ratio b. For linear, theta = b*tuned +
+    (1-b)*base; every other method says how b maps to its own parameters (SLERP's t = b,
+    task vectors' lambda = b: ``regionadapt.merge.ratio_merge_args``)."""
+    from regionadapt.merge import merge_checkpoints, ratio_merge_args
 
     tune_dir = project.run.stage_dir("tune")
     tuned, base = tune_dir / "tuned", tune_dir / "base"
     m = project.arch_cfg.merge
+    r = ratio_merge_args(m.method, b, m.params, tuned=tuned, base=base)
     merge_checkpoints(
         m.method,
-        [tuned, base],
+        r["models"],
         out,
-        base=base if project.components["merge_method"].needs_base else None,
-        weights=[b, 1.0 - b],
-        params=m.params,
+        base=r["base"],
+        weights=r["weights"],
+        params=r["params"],
         dtype=m.dtype,
         files=project.backend.mergeable_files(tuned),
         seed=project.config.seed,
     )
     return out
+
+
+def ratio_mapping(project: Project) -> str:
+    """How the merge ratio b enters the configured method, for the curve and the report."""
+    from regionadapt.merge import ratio_merge_args
+
+    m = project.arch_cfg.merge
+    return ratio_merge_args(m.method, 0.5, m.params)["mapping"]
 
 
 RETENTION_SHOWN = 0.98  # the paper's claim: a regional gain with over 98% of global kept
@@ -502,6 +520,7 @@ def merge(project: Project, tmp: Path) -> dict[str, Any]:
         "split": val,
         "a": project.pack.a,
         "method": m.method,
+        "ratio_mapping": ratio_mapping(project),
         "min_global_retention": m.min_global_retention,
         "chosen_b": best["b"],
         "choice": choice,
