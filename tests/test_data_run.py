@@ -59,7 +59,7 @@ def _pool() -> list:
 def _collect(tmp_path, items=None, extra_sources=()):
     ctx = make_ctx(tmp_path)
     sources = [(ListCollector(_pool() if items is None else items), "pool"), *extra_sources]
-    return ctx, run_collect(sources, ctx, tmp_path / "collect")
+    return ctx, run_collect(sources, ctx, tmp_path / "collect", may_fail={"remote"})
 
 
 def test_collect_counts_every_item(tmp_path):
@@ -182,3 +182,17 @@ def test_collect_does_not_modify_input_and_empty_dataset(tmp_path):
     assert stats["total"]["written"] == 0
     st = run_filters(tmp_path / "empty" / "collect" / "dataset", _chain(), ctx2, tmp_path / "f0")
     assert st["read"] == st["kept"] == 0
+
+
+def test_a_failing_source_fails_the_stage_unless_it_may_be_skipped(tmp_path):
+    from regionadapt.errors import StageError
+
+    boom = ListCollector([], fail_after=ConnectionError("host unreachable"))
+    ctx = make_ctx(tmp_path)
+    with pytest.raises(StageError, match=r"'remote': ConnectionError: host unreachable.*on_error"):
+        run_collect([(ListCollector(_pool()), "pool"), (boom, "remote")], ctx, tmp_path / "c")
+    # the other sources still ran, and the stats say what failed
+    stats = json.loads((tmp_path / "c" / "stats.json").read_text())
+    assert stats["sources"]["pool"]["written"] == 6 and stats["total"]["sources_failed"] == [
+        "remote"
+    ]

@@ -166,3 +166,30 @@ def test_a_pack_without_enough_lexicon_is_refused(tmp_path):
     pack = mini_pack(tmp_path, n=2)
     with pytest.raises(StageError, match="needs at least 4"):
         _ = DemoWorld(pack).regional
+
+
+def test_a_pack_too_small_for_the_demo_is_refused_when_the_project_opens(tmp_path):
+    """What the demo needs from a pack is checked up front, not in the tune stage."""
+    from core_kit import ANDES_PACK, write_andes
+
+    from regionadapt.errors import ConfigError
+    from regionadapt.init_template import render
+    from regionadapt.lifecycle import open_project
+    from regionadapt.packs import load_pack
+
+    entries = ANDES_PACK.split("[[lexicon]]")
+    small = (
+        entries[0]
+        + "[[lexicon]]"
+        + entries[1]
+        + "[[lexicon]]"
+        + entries[2].split("[[benchmarks]]")[0]
+    )
+    small += "[[benchmarks]]" + ANDES_PACK.split("[[benchmarks]]", 1)[1]
+    pack_file = write_andes(tmp_path, "small.toml", small)
+    assert len(load_pack(pack_file).lexicon) == 2
+    config = tmp_path / "regionadapt.toml"
+    config.write_text(render(load_pack(pack_file), "small.toml", None), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"2 lexicon entries; the demo world needs at least 4"):
+        open_project(config)
+    assert not (tmp_path / "runs").exists()

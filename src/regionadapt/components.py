@@ -65,6 +65,12 @@ class Component:
         source = where or f"{self.name} params"
         self.params = validate(self.Params, dict(params or {}), source, ConfigError)
 
+    def check_pack(self, pack: RegionPack) -> None:
+        """Refuse, with a ConfigError saying what is missing, a region pack this component
+        cannot work with. Called for every configured component when the project opens, so
+        the problem shows before any stage runs (not minutes later, in the stage that needs it)."""
+        return None
+
 
 class Collector(Component):
     """Turns one source into samples (see :mod:`regionadapt.samples` for the fields)."""

@@ -29,6 +29,9 @@ class ComponentRef(Strict):
 class SourceRef(ComponentRef):
     collector: str
     label: str = ""
+    # "fail": a source that fails outright (unreachable, missing) fails the collect stage, after
+    # the other sources ran; "skip": it is recorded in collect/stats.json and the stage goes on.
+    on_error: Literal["fail", "skip"] = "fail"
 
 
 class FilterRef(ComponentRef):

@@ -140,6 +140,10 @@ class Project:
         self.components["merge_method"] = build(
             "merge_methods", m.method, m.params, f"{src} {self.arch}.merge.params"
         )
+        components = [c for c, _ in self.components["collectors"]]
+        components += [*self.components["filters"], *self.components["evaluators"].values()]
+        for component in components:
+            component.check_pack(self.pack)
         from regionadapt.errors import MergeError
         from regionadapt.merge import ratio_merge_args
 
@@ -276,7 +280,10 @@ def require_finished(project: Project, *stages: str) -> None:
 def collect(project: Project, tmp: Path) -> dict[str, Any]:
     from regionadapt.data import run_collect
 
-    return run_collect(project.components["collectors"], project.context(), tmp)
+    may_fail = {
+        s.label or s.collector for s in project.config.collect.sources if s.on_error == "skip"
+    }
+    return run_collect(project.components["collectors"], project.context(), tmp, may_fail)
 
 
 def filter_(project: Project, tmp: Path) -> dict[str, Any]:

@@ -59,10 +59,25 @@ def _world(params: WorldParams, ctx: Context):
     return DemoWorld(pack=ctx.pack, seed=seed, regional_concepts=params.regional_concepts)
 
 
+def _check_pack(pack) -> None:
+    """The demo world draws regional concepts from the pack's lexicon: it needs a few."""
+    from regionadapt.errors import ConfigError
+    from regionadapt_plugins.demo_world.world import MIN_REGIONAL
+
+    if len(pack.lexicon) < MIN_REGIONAL:
+        raise ConfigError(
+            f"region pack {pack.id!r} has {len(pack.lexicon)} lexicon entries; the demo world "
+            f"needs at least {MIN_REGIONAL} to draw regional concepts (add [[lexicon]] entries)"
+        )
+
+
 class DemoWorldCollector(Collector):
     name = "demo-world"
     description = f"{WORLD_LABEL}: the generated data pool (regional, global, distractors)."
     Params: ClassVar[type[Strict]] = PoolParams
+
+    def check_pack(self, pack) -> None:
+        _check_pack(pack)
 
     def collect(self, ctx: Context):
         p: PoolParams = self.params  # type: ignore[assignment]

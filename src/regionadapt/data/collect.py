@@ -114,11 +114,18 @@ def _run_source(
     return st
 
 
-def run_collect(sources: list[tuple[Collector, str]], ctx: Context, out_dir: Path) -> dict:
+def run_collect(
+    sources: list[tuple[Collector, str]],
+    ctx: Context,
+    out_dir: Path,
+    may_fail: set[str] | frozenset[str] = frozenset(),
+) -> dict:
     """Run each ``(collector, label)``; write ``out_dir/dataset``, ``out_dir/stats.json`` and
     ``out_dir/skipped.jsonl`` (one line per skipped item).
 
     Returns the stats: per source read/written/skipped with reasons and examples, plus totals.
+    A source that fails outright fails the stage (raised after every source ran, so the stats
+    show them all) unless its label is in ``may_fail``.
     """
     import datasets
     from datasets.arrow_writer import ArrowWriter
@@ -162,4 +169,13 @@ def run_collect(sources: list[tuple[Collector, str]], ctx: Context, out_dir: Pat
         "sources_failed": sorted(label for label, s in stats["sources"].items() if s["error"]),
     }
     atomic_write_json(out_dir / "stats.json", stats)
+    fatal = [label for label in stats["total"]["sources_failed"] if label not in may_fail]
+    if fatal:
+        from regionadapt.errors import StageError
+
+        errors = "; ".join(f"{label!r}: {stats['sources'][label]['error']}" for label in fatal)
+        raise StageError(
+            f'collect: source(s) failed: {errors} (fix the source, or set on_error = "skip" '
+            "on it in [[collect.sources]] to go on without it)"
+        )
     return stats
