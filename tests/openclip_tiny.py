@@ -50,3 +50,33 @@ def dataset(rows: list[dict]):
     import datasets
 
     return datasets.Dataset.from_list(rows)
+
+
+# -- the kit the backend contract test calls (tests/test_backend_contract.py) ---------------
+
+
+def tiny_base(tmp_path) -> dict:
+    """ModelParams values naming a tiny open_clip checkpoint saved under ``tmp_path``."""
+    import torch
+
+    from regionadapt_plugins.openclip_backend import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    save_checkpoint(create_model(tiny_cfg()), tmp_path / "tiny-open-clip")
+    return {"model": str(tmp_path / "tiny-open-clip")}
+
+
+def tiny_train_data(tmp_path):
+    """A saved sample collection the backend can tune on."""
+    path = tmp_path / "tiny-squares"
+    dataset(square_rows(32)).save_to_disk(str(path))
+    return path
+
+
+def tiny_tune_params() -> dict:
+    return {"epochs": 1, "batch_size": 16, "lr": 1e-3, "log_every": 1000}
+
+
+def probe(handle):
+    """Outputs that differ when the weights differ (compared across loads)."""
+    return handle.encode_texts(["a photo of a red square", "a photo of a blue square"])

@@ -72,8 +72,10 @@ def test_xm3600_one_row_per_caption_and_retrieval(tmp_path):
         "retrieval",
         {"dataset": "xm3600", "dataset_params": {"path": str(path), "languages": ["en", "th"]}},
     ).evaluate(OracleHandle(), ctx(), "test")
-    assert res.groups["lang"]["eng"]["recall@1_t2i"] == 1.0
-    assert res.groups["lang"]["tha"]["recall@1_t2i"] == 0.0  # captions name another colour
+    assert res.groups["lang"]["eng"]["recall@1_text_to_image"] == 1.0
+    assert (
+        res.groups["lang"]["tha"]["recall@1_text_to_image"] == 0.0
+    )  # captions name another colour
     assert res.metrics["n_images"] == 3
 
 

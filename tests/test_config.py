@@ -56,7 +56,11 @@ def test_init_with_a_real_model_writes_the_paper_recipe(tmp_path):
     cfg = load_config(tmp_path / CONFIG_NAME)
     emb = cfg.embedding
     assert emb.model.source == "params"
-    assert emb.model.params == {"model": "hf-hub:timm/ViT-SO400M-14-SigLIP2"}
+    assert emb.model.params["model"] == "hf-hub:timm/ViT-SO400M-14-SigLIP2"
+    # The tune table is the backend's TuneParams defaults (the paper's recipe), every key written.
+    from regionadapt_plugins.openclip_backend.params import TuneParams
+
+    assert set(emb.tune) == {k for k, f in TuneParams.model_fields.items() if f.default is not None}
     assert emb.tune["lr"] == 5e-6 and emb.tune["batch_size"] == 128 and emb.tune["epochs"] == 2
     # The pack's embedding benchmarks become the evaluate table, both roles present.
     roles = {b.name: b.role for b in emb.evaluate.benchmarks}
@@ -126,12 +130,12 @@ BAD_CONFIGS = {
         ["embedding.merge", "unknown merge method 'lerp'", "valid choices:", "linear", "ties"],
     ),
     "bad-tune-param": (
-        ("lr = 3e-3", "lr = -1"),
+        ("lr = 0.003", "lr = -1"),
         ConfigError,
         ["[embedding.tune]", "lr", "greater than 0"],
     ),
     "unknown-tune-param": (
-        ("lr = 3e-3", "learning_rate = 3e-3"),
+        ("lr = 0.003", "learning_rate = 3e-3"),
         ConfigError,
         ["[embedding.tune]", "learning_rate: unknown key"],
     ),

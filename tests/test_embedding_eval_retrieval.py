@@ -36,12 +36,12 @@ def run(tmp_path, rows, **params):
 def test_recall_per_language_both_directions(tmp_path):
     res = run(tmp_path, caption_rows())
     tha, vie = res.groups["lang"]["tha"], res.groups["lang"]["vie"]
-    assert (tha["recall@1_t2i"], tha["recall@1_i2t"], tha["n"]) == (1.0, 1.0, 4)
-    assert (vie["recall@1_t2i"], vie["recall@1_i2t"], vie["n"]) == (0.0, 0.0, 4)
+    assert (tha["recall@1_text_to_image"], tha["recall@1_image_to_text"], tha["n"]) == (1.0, 1.0, 4)
+    assert (vie["recall@1_text_to_image"], vie["recall@1_image_to_text"], vie["n"]) == (0.0, 0.0, 4)
     # k >= gallery size: every caption and image is found.
-    assert tha["recall@5_t2i"] == vie["recall@10_i2t"] == 1.0
+    assert tha["recall@5_text_to_image"] == vie["recall@10_image_to_text"] == 1.0
     assert res.score == pytest.approx(0.5)
-    assert res.metrics["recall@1_t2i"] == pytest.approx(0.5)
+    assert res.metrics["recall@1_text_to_image"] == pytest.approx(0.5)
     assert res.metrics["worst_lang"] == 0.0
     assert res.metrics["n_images"] == len(GALLERY)  # captions of one image share one entry
     assert res.groups["country"]["TH"] == {"score": 0.5, "n": 4}
@@ -75,4 +75,4 @@ def test_image_id_groups_captions_and_without_lang_one_group(tmp_path):
     res = run(tmp_path, rows, ks=[1], score_k=1)
     assert res.metrics["n_images"] == 2
     assert "lang" not in res.groups
-    assert res.score == 1.0 and res.metrics["recall@1_i2t"] == 1.0
+    assert res.score == 1.0 and res.metrics["recall@1_image_to_text"] == 1.0

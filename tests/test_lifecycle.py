@@ -50,16 +50,16 @@ class FakeBackend(Backend):
     TuneParams = FakeTuneParams
     calls: list[str] = []
 
-    def prepare_base(self, ctx, out_dir):
+    def prepare_base(self, ctx, model, out_dir):
         FakeBackend.calls.append("prepare_base")
         _write_w(out_dir, 0.0)
 
-    def tune(self, ctx, base_dir, train_data, out_dir):
+    def tune(self, ctx, params, base_dir, train_data, out_dir):
         import datasets
 
         FakeBackend.calls.append("tune")
         n = len(datasets.load_from_disk(str(train_data)))
-        _write_w(out_dir, ctx.settings["tune"].target)
+        _write_w(out_dir, params.target)
         return {"samples": n}
 
     def load(self, ckpt_dir):

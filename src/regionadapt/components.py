@@ -113,6 +113,13 @@ class Backend(Component):
     # Where the TuneParams defaults come from, one line (``init`` writes it as a comment).
     recipe: ClassVar[str] = ""
 
+    @classmethod
+    def recognises(cls, model: str) -> bool:
+        """Whether ``model`` (a hub id or a local folder) looks like this backend's kind of model;
+        ``init --model X`` without ``--arch`` uses the one backend that says so. Must be cheap:
+        no download, no heavy import."""
+        return False
+
     def prepare_base(self, ctx: Context, model: Any, out_dir: Path) -> None:
         """Materialise the base model ``model`` (validated ModelParams) as a checkpoint folder."""
         raise NotImplementedError
@@ -230,6 +237,11 @@ class EvalResult:
             bad = [x for x in self.items if not (math.isfinite(x) and 0.0 <= x <= 1.0)]
             if bad:
                 raise ValueError(f"{who}: item scores must lie in [0, 1], got {bad[:3]}")
+            if self.items and abs(sum(self.items) / len(self.items) - self.score) > 1e-6:
+                raise ValueError(
+                    f"{who}: the mean of the item scores is not the score ({self.score!r}); "
+                    "`items` must be the per-item scores the score averages"
+                )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -260,6 +272,23 @@ class Evaluator(Component):
 
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
         raise NotImplementedError
+
+    @classmethod
+    def pack_params(cls, bench: Any, pack: RegionPack) -> dict[str, Any] | None:
+        """The params that make this evaluator score the region pack's benchmark ``bench``
+        (``init`` writes them), or None when it cannot. The default suits evaluators whose
+        params name a data-set loader: the loader is the benchmark id without a trailing
+        ``-<pack id>`` (``cvqa-sea`` reads with the ``cvqa`` loader, sliced to the pack)."""
+        from regionadapt.plugins import registry
+
+        loader = bench.id.removesuffix(f"-{pack.id}")
+        if loader not in registry("datasets"):
+            return None
+        where = {"hub_id": bench.hub_id} if bench.hub_id else {"path": "/path/to/local/copy"}
+        params: dict[str, Any] = {"dataset": loader, "dataset_params": where}
+        if bench.slice:
+            params["slice"] = bench.slice
+        return params
 
 
 BENCHMARK_FIELDS: dict[str, str] = {

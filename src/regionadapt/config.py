@@ -118,6 +118,20 @@ class ProjectConfig(Strict):
     t2i: ArchConfig | None = None
     lvlm: ArchConfig | None = None
 
+    def configured(self) -> list[str]:
+        return [a for a in ARCHS if getattr(self, a) is not None]
+
+    def only_arch(self, source: str = CONFIG_NAME) -> str:
+        """The architecture to run when none is named: the only one configured."""
+        present = self.configured()
+        if len(present) == 1:
+            return present[0]
+        if not present:
+            raise ConfigError(f"{source}: no architecture table ([embedding], [t2i] or [lvlm])")
+        raise ConfigError(
+            f"{source} configures {', '.join(present)}: pass --arch " + " or --arch ".join(present)
+        )
+
     def arch(self, arch: str, source: str = CONFIG_NAME) -> ArchConfig:
         if arch not in ARCHS:
             raise ConfigError(f"unknown architecture {arch!r}; valid choices: {', '.join(ARCHS)}")

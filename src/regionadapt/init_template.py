@@ -1,22 +1,27 @@
-"""The documented ``regionadapt.toml`` that ``regionadapt init`` writes.
+"""The documented ``regionadapt.toml`` that ``regionadapt init`` writes, for one or more archs.
 
-With no model option it configures the embedded default, the DEMO WORLD (runs offline on a
-laptop); with ``--model`` it points the embedding stages at a real open_clip model, the GG-EZ
-paper's recipe and the region pack's own benchmarks.
+Nothing here knows a particular backend or evaluator. Each architecture's tables come from the
+registry: the backend's ``TuneParams`` defaults and field descriptions give the ``[<arch>.tune]``
+table (so each paper recipe lives in one place: the backend's params), a model source (the demo
+world) overrides what suits its small models and names its benchmarks, and the region pack's
+benchmarks become ``[[<arch>.evaluate.benchmarks]]`` entries through the evaluators that declare
+their task kinds.
 """
 
 from __future__ import annotations
 
-from regionadapt.packs import RegionPack
+import json
+from typing import Any
+
+from regionadapt.errors import ConfigError
+from regionadapt.packs import ARCHS, RegionPack
 
 HEADER = """\
 # regionadapt project file, written by `regionadapt init`.
 # Every key is documented in docs/configuration.md; plugin tables (`params`) in each plugin's
 # docs (`regionadapt plugins list` shows what is installed).
 #
-#   regionadapt adapt --arch embedding     collect -> filter -> tune -> merge -> evaluate
-#   regionadapt report runs/{pack}-embedding
-"""
+{commands}"""
 
 COMMON = """
 region = "{region}"          # a registered pack id (`regionadapt regions list`) or a path to a pack .toml
@@ -40,13 +45,12 @@ filter = "quality"       # unreadable, truncated, tiny or extreme-aspect images
 
 [[filter.steps]]
 filter = "region"        # country code in the pack, or coordinates inside its bounding boxes
-
 {language}"""
 
 LANGUAGE_ON = """
 [[filter.steps]]
 filter = "language"      # language ID (py3langid, offline) restricted to the pack's languages
-params = {{ min_prob = 0.5 }}
+params = { min_prob = 0.5 }
 """
 
 # The demo's captions are often a single lexicon name ("rendang"): too short for any language
@@ -58,141 +62,197 @@ LANGUAGE_OFF = """
 
 DEMO_SOURCE = """\
 collector = "demo-world"   # DEMO WORLD: generated pictures of the pack's lexicon, of everyday things and of distractors
-params = {{ regional_concepts = 24, per_regional = 60, per_global = 20, per_distractor = 15, corrupt = 5, global_in_region = 0.05 }}"""
+params = { regional_concepts = 24, per_regional = 60, per_global = 20, per_distractor = 15, corrupt = 5, global_in_region = 0.05 }"""
 
 REAL_SOURCE = """\
 collector = "hf"           # point this at your data (a hub id or a local folder): docs/data.md lists every collector
-params = {{ path = "SEACrowd/sea-vl_crowdsourcing", split = "train" }}"""
+params = { path = "SEACrowd/sea-vl_crowdsourcing", split = "train" }"""
 
-EMBEDDING_DEMO = """
-# =============================================================================================
-# embedding architecture (open_clip)
-[embedding.model]
-backend = "open_clip"
-source = "demo-world"    # DEMO WORLD base model: pretrained on the global part once, cached in ~/.cache/regionadapt
-params = {{}}             # for a real model use source = "params" and e.g.
-                         # params = {{ model = "hf-hub:timm/ViT-SO400M-14-SigLIP2" }}
-
-[embedding.tune]
-# The demo's small model learns fast, and at this rate forgets part of the global world
-# as real fine-tuning does (the merge then wins it back); the GG-EZ paper's recipe for
-# SigLIP2-SO400M is
-# method = "full", batch_size = 128, lr = 5e-6, epochs = 2 (what `init --model` writes).
-method = "full"          # "full" or "lora" (adapters fused before the merge)
-epochs = 8
-batch_size = 128
-lr = 3e-3
-weight_decay = 0.1
-warmup_ratio = 0.05      # then linear decay to 0 (AdamW)
-processes = 1            # >1: DDP worker processes (torchrun; GPUs or CPU/gloo)
-"""
-
-EMBEDDING_REAL = """
-# =============================================================================================
-# embedding architecture (open_clip)
-[embedding.model]
-backend = "open_clip"
-source = "params"
-params = {{ model = "{model}"{pretrained} }}
-
-[embedding.tune]
-# GG-EZ paper, SigLIP2-SO400M: full fine-tune, batch 128, lr 5e-6, 2 epochs, AdamW + linear decay.
-method = "full"
-epochs = 2
-batch_size = 128
-lr = 5e-6
-weight_decay = 0.1
-warmup_ratio = 0.0
-processes = 1
-"""
-
-EMBEDDING_MERGE = """
-[embedding.merge]
+MERGE = """
+[{arch}.merge]
 # theta = b * theta_tuned + (1 - b) * theta_base for each b; the b with the highest GRP on the
-# validation split wins. Paper grid for embedding models: 0.25, 0.5, 0.75 (best: 0.75).
+# validation split wins.{grid_note}
 method = "linear"
-grid = [0.25, 0.5, 0.75]
+grid = {grid}
 min_global_retention = 0.0   # e.g. 0.98: only ratios keeping 98% of the base's global score
 keep_candidates = false      # keep every merged candidate's weights (disk!) or only the chosen
 
-[embedding.evaluate]
+[{arch}.evaluate]
 validation_split = "validation"   # chooses b
 test_split = "test"               # is reported
 """
 
-DEMO_BENCHMARKS = """
-[[embedding.evaluate.benchmarks]]
-name = "demo-regional"     # DEMO WORLD: pick the right name among 4 lexicon names, in the pack's languages
-role = "regional"
-evaluator = "multiple-choice"
-params = { dataset = "demo-world", dataset_params = { part = "regional", per_concept = 8 } }
 
-[[embedding.evaluate.benchmarks]]
-name = "demo-global"       # DEMO WORLD: zero-shot classification of 24 everyday things
-role = "global"
-evaluator = "zero-shot-classification"
-params = { dataset = "demo-world", dataset_params = { part = "global", per_concept = 10 } }
-"""
-
-TASK_EVALUATOR = {
-    "multiple-choice-vqa": "multiple-choice",
-    "zero-shot-classification": "zero-shot-classification",
-    "retrieval": "retrieval",
-    "geo-localisation": "geo-probe",
-}
+def toml_value(value: Any) -> str:
+    """A Python value as a TOML literal (strings JSON-quoted, which TOML accepts)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML literal for {type(value).__name__}")
 
 
-def pack_benchmarks(pack: RegionPack) -> str:
-    """The pack's embedding benchmarks as config entries.
+def _line(key: str, value: Any, comment: str) -> str:
+    comment = " ".join(comment.split())
+    if value is None:  # TOML has no null: leave the key out, shown as an example
+        return f"# {key} =            # {comment} (unset)"
+    text = f"{key} = {toml_value(value)}"
+    return f"{text:<24} # {comment}" if comment else text
 
-    The loader is the benchmark id without a trailing ``-<pack id>`` (``cvqa-sea`` reads with the
-    ``cvqa`` loader, sliced to the pack's countries). Benchmarks with no hub id need a local
-    copy: they are written commented out, to be enabled with ``dataset_params.path``.
-    """
+
+def params_table(params_cls: Any, values: dict[str, Any]) -> list[str]:
+    """Every field of a params model: given value or default, its description as a comment."""
+    from pydantic_core import PydanticUndefined
+
+    lines = []
+    for key, f in params_cls.model_fields.items():
+        name = f.alias or key
+        if name in values:
+            value = values[name]
+        elif f.default is not PydanticUndefined:
+            value = f.default
+        elif f.default_factory is not None:
+            value = f.default_factory()
+        else:
+            value = None
+        if hasattr(value, "model_dump"):
+            value = value.model_dump(mode="json")
+        lines.append(_line(name, value, f.description or ""))
+    return lines
+
+
+def backend_for(arch: str) -> Any:
+    """The registered backend class for ``arch`` (the first registered, by plugin load order)."""
     from regionadapt.plugins import registry
 
-    loaders = registry("datasets")
+    for _, cls in registry("backends").items():
+        if cls.arch == arch:
+            return cls
+    raise ConfigError(
+        f"no installed backend for {arch!r}; `regionadapt plugins list` shows what is"
+    )
+
+
+def demo_source(arch: str) -> Any:
+    from regionadapt.plugins import pm
+
+    source = pm.hook.resolve_model_source(source="demo-world", arch=arch)
+    if source is None:
+        raise ConfigError(
+            f"the demo world has no {arch} base model (is its plugin installed?); "
+            f"pass --model for a real {arch} model"
+        )
+    return source
+
+
+def arch_tables(
+    pack: RegionPack, arch: str, model: str | None, model_params: dict[str, Any] | None = None
+) -> str:
+    backend = backend_for(arch)
+    out = [f"\n# {'=' * 93}\n# {arch} architecture ({backend.name})", f"[{arch}.model]"]
+    out.append(f'backend = "{backend.name}"')
+    if model is None:
+        source = demo_source(arch)
+        out.append(f'source = "{source.name}"    # {source.description}')
+        out.append('params = {}             # for a real model: source = "params" and params.model')
+        tune_values, grid = dict(source.tune), list(source.merge_grid or backend.merge_grid)
+        notes = source.notes
+        bench = "".join(_entry(arch, b) for b in source.benchmarks)
+    else:
+        out.append('source = "params"')
+        out.append(f"\n[{arch}.model.params]")
+        out.extend(params_table(backend.ModelParams, {**(model_params or {}), "model": model}))
+        tune_values, grid, notes = {}, list(backend.merge_grid), ""
+        bench = pack_benchmarks(pack, arch)
+    out.append(f"\n[{arch}.tune]")
+    for line in filter(None, [notes, backend.recipe and f"Defaults: {backend.recipe}."]):
+        out.extend(f"# {n}" for n in line.splitlines())
+    out.extend(params_table(backend.TuneParams, tune_values))
+    note = f"\n# Paper grid and recipe: {backend.recipe}." if model and backend.recipe else ""
+    out.append(MERGE.format(arch=arch, grid=toml_value(grid), grid_note=note))
+    return "\n".join(out) + bench
+
+
+def _entry(arch: str, b: dict[str, Any]) -> str:
+    comment = f"   # {b['comment']}" if b.get("comment") else ""
+    return (
+        f"\n[[{arch}.evaluate.benchmarks]]\n"
+        f'name = "{b["name"]}"{comment}\n'
+        f'role = "{b["role"]}"\n'
+        f'evaluator = "{b["evaluator"]}"\n'
+        f"params = {toml_value(b.get('params', {}))}\n"
+    )
+
+
+def evaluator_for(arch: str, task: str) -> Any:
+    """The first registered evaluator that scores ``task`` benchmarks for ``arch`` models."""
+    from regionadapt.plugins import registry
+
+    for _, cls in registry("evaluators").items():
+        if arch in cls.archs and task in cls.tasks:
+            return cls
+    return None
+
+
+def pack_benchmarks(pack: RegionPack, arch: str) -> str:
+    """The pack's benchmarks for ``arch`` as config entries, each through the evaluator that
+    declares its task. One with no hub id needs a local copy: written commented out."""
     out = []
     for b in pack.benchmarks:
-        if "embedding" not in b.archs or b.task not in TASK_EVALUATOR:
+        if arch not in b.archs:
             continue
-        loader = b.id.removesuffix(f"-{pack.id}")
-        if loader not in loaders:
+        ev = evaluator_for(arch, b.task)
+        params = ev.pack_params(b, pack) if ev is not None else None
+        if params is None:
+            out.append(
+                f"\n# {b.name} ({b.id}): no installed evaluator scores {b.task!r} for {arch}\n"
+            )
             continue
-        dparams = f'hub_id = "{b.hub_id}"' if b.hub_id else 'path = "/path/to/local/copy"'
-        params = f'dataset = "{loader}", dataset_params = {{ {dparams} }}'
-        if b.slice:
-            params += f', slice = "{b.slice}"'
-        entry = (
-            f"[[embedding.evaluate.benchmarks]]\n"
-            f'name = "{b.id}"\n'
-            f'role = "{b.role}"\n'
-            f'evaluator = "{TASK_EVALUATOR[b.task]}"\n'
-            f"params = {{ {params} }}\n"
-        )
+        entry = _entry(arch, {"name": b.id, "role": b.role, "evaluator": ev.name, "params": params})
         where = b.hub_id or b.url or ""
         if b.hub_id:
-            out.append(
-                f"\n# {b.name}{', the pack countries only' if b.slice else ''} ({where})\n{entry}"
-            )
+            sliced = ", the pack countries only" if b.slice else ""
+            out.append(f"\n# {b.name}{sliced} ({where}){entry}")
         else:
-            commented = "".join(f"# {line}\n" for line in entry.splitlines())
+            commented = "".join(f"# {line}\n" for line in entry.strip("\n").splitlines())
             out.append(
                 f"\n# {b.name}: no hub copy; download it ({where}) and set the path\n{commented}"
             )
     return "".join(out)
 
 
-def render(pack: RegionPack, region: str, model: str | None, pretrained: str | None) -> str:
-    text = HEADER.format(pack=pack.id)
-    if model is None:
-        text += COMMON.format(region=region, source=DEMO_SOURCE.format(), language=LANGUAGE_OFF)
-        text += EMBEDDING_DEMO.format() + EMBEDDING_MERGE + DEMO_BENCHMARKS
-    else:
-        text += COMMON.format(
-            region=region, source=REAL_SOURCE.format(), language=LANGUAGE_ON.format()
-        )
-        pre = f', pretrained = "{pretrained}"' if pretrained else ""
-        text += EMBEDDING_REAL.format(model=model, pretrained=pre) + EMBEDDING_MERGE
-        text += pack_benchmarks(pack)
+def render(
+    pack: RegionPack,
+    region: str,
+    model: str | None,
+    archs: list[str] | None = None,
+    model_params: dict[str, Any] | None = None,
+) -> str:
+    """The project file for ``archs`` (default: embedding); ``model`` (one arch only) is a real
+    model id or folder, None for the demo world; ``model_params`` more of its ModelParams."""
+    archs = list(dict.fromkeys(archs or ["embedding"]))
+    bad = [a for a in archs if a not in ARCHS]
+    if bad:
+        raise ConfigError(f"--arch: unknown architecture {bad[0]!r}; valid: {', '.join(ARCHS)}")
+    if model is not None and len(archs) > 1:
+        raise ConfigError("--model names one model: give it with a single --arch")
+    commands = "".join(
+        f"#   regionadapt adapt --arch {a:<10} collect -> filter -> tune -> merge -> evaluate\n"
+        f"#   regionadapt report runs/{pack.id}-{a}\n"
+        for a in archs
+    )
+    text = HEADER.format(commands=commands)
+    text += COMMON.format(
+        region=region,
+        source=DEMO_SOURCE if model is None else REAL_SOURCE,
+        language=LANGUAGE_OFF if model is None else LANGUAGE_ON,
+    )
+    for arch in archs:
+        text += arch_tables(pack, arch, model, model_params)
     return text

@@ -27,6 +27,7 @@ from regionadapt.progress import log
 from regionadapt.rundir import STAGES, RunDir, atomic_write_json, hash_json
 from regionadapt.schema import validate
 
+
 def ratio_label(b: float) -> str:
     return f"b={b:g}"
 
@@ -49,11 +50,17 @@ class Project:
     components: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, config_path: str | Path, arch: str, run_dir: str | Path | None = None) -> Project:
-        """Load and validate everything up front: a bad pack or config fails before any work."""
+    def open(
+        cls, config_path: str | Path, arch: str | None = None, run_dir: str | Path | None = None
+    ) -> Project:
+        """Load and validate everything up front: a bad pack or config fails before any work.
+
+        ``arch`` None: the one architecture the project file configures (an error lists them
+        when it configures several)."""
         config_path = Path(config_path)
         config = load_config(config_path)
         src = str(config_path)
+        arch = arch or config.only_arch(src)
         pack = _pack_for(config.region, config_path)
         arch_cfg = config.arch(arch, src)
         try:
@@ -303,9 +310,7 @@ def base_model_params(project: Project) -> Any:
         return mp
     built = project.model_source.build(project.config.seed)
     values = {**project.model_source.placeholder, **built, **project.arch_cfg.model.params}
-    return validate(
-        type(mp), values, f"model source {project.model_source.name!r}", ConfigError
-    )
+    return validate(type(mp), values, f"model source {project.model_source.name!r}", ConfigError)
 
 
 def tune(project: Project, tmp: Path) -> dict[str, Any]:
@@ -321,18 +326,27 @@ def tune(project: Project, tmp: Path) -> dict[str, Any]:
 # scoring
 
 
-def score(project: Project, ckpt: Path, split: str, label: str) -> dict[str, Any]:
-    """Every configured benchmark on one checkpoint; Q_regional, Q_global and GRP."""
-    model = project.backend.load(ckpt)
+def score_model(project: Project, model: Any, split: str, label: str) -> dict[str, Any]:
+    """Every configured benchmark on one loaded model; Q_regional, Q_global, GRP and their
+    bootstrap intervals. A score that is not finite and in [0, 1] is refused, naming the
+    evaluator and the benchmark."""
     ctx = project.context()
     per: dict[str, Any] = {}
     roles: dict[str, list[tuple[float, float]]] = {"regional": [], "global": []}
     for bench in project.arch_cfg.evaluate.benchmarks:
         ev = project.components["evaluators"][bench.name]
         res: EvalResult = ev.evaluate(model, ctx, split)
-        per[bench.name] = {"role": bench.role, **res.to_json()}
+        try:
+            res.check(f"evaluator {ev.name!r} (benchmark {bench.name!r}, {label}, {split})")
+        except ValueError as exc:
+            raise StageError(str(exc)) from None
+        entry = {"role": bench.role, "weight": bench.weight, **res.to_json()}
+        if res.items:
+            entry["ci"] = metrics.interval(
+                metrics.replicate_means(res.items, project.config.seed, bench.name)
+            )
+        per[bench.name] = entry
         roles[bench.role].append((res.score, bench.weight))
-    del model
     q = {role: sum(s * w for s, w in v) / sum(w for _, w in v) for role, v in roles.items()}
     out = {
         "label": label,
@@ -340,12 +354,47 @@ def score(project: Project, ckpt: Path, split: str, label: str) -> dict[str, Any
         "regional": q["regional"],
         "global": q["global"],
         "grp": metrics.grp(q["global"], q["regional"], project.pack.a),
+        "ci": metrics.model_intervals(per, project.pack.a, project.config.seed),
         "benchmarks": per,
     }
+    ci = out["ci"]
+    shown = f"  (95% CI {ci['grp'][0]:.3f}-{ci['grp'][1]:.3f})" if ci else ""
     log(
-        f"  {label:>9} [{split}] regional {out['regional']:.3f}  global {out['global']:.3f}  GRP {out['grp']:.3f}"
+        f"  {label:>9} [{split}] regional {out['regional']:.3f}  global {out['global']:.3f}  "
+        f"GRP {out['grp']:.3f}{shown}"
     )
     return out
+
+
+def score(project: Project, ckpt: Path, split: str, label: str) -> dict[str, Any]:
+    """Load a checkpoint folder, score it, release it (accelerator memory included)."""
+    model = project.backend.load(ckpt)
+    try:
+        return score_model(project, model, split, label)
+    finally:
+        project.backend.unload(model)
+
+
+def score_ratio(project: Project, b: float, split: str, work: Path, keep: Path | None = None):
+    """Score the merge at ratio b: in memory where the backend can (a LoRA adapter at scale b,
+    for the linear method), else written to ``work`` (or loaded from ``keep`` when it exists)."""
+    label = ratio_label(b)
+    if keep is not None and keep.is_dir():
+        return score(project, keep, split, label)
+    if project.arch_cfg.merge.method == "linear":
+        tune_dir = project.run.stage_dir("tune")
+        model = project.backend.interpolate(tune_dir / "base", tune_dir / "tuned", b)
+        if model is not None:
+            try:
+                return score_model(project, model, split, label)
+            finally:
+                project.backend.unload(model)
+    _candidate(project, b, work)
+    try:
+        return score(project, work, split, label)
+    finally:
+        if keep is None or work != keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _candidate(project: Project, b: float, out: Path) -> Path:
@@ -369,6 +418,9 @@ def _candidate(project: Project, b: float, out: Path) -> Path:
     return out
 
 
+RETENTION_SHOWN = 0.98  # the paper's claim: a regional gain with over 98% of global kept
+
+
 def choose(
     points: list[dict[str, Any]], base_global: float, min_retention: float
 ) -> dict[str, Any]:
@@ -384,6 +436,36 @@ def choose(
             "lower merge.min_global_retention or add smaller ratios to merge.grid"
         )
     return max(allowed, key=lambda p: (p["grp"], -p["b"]))
+
+
+def explain_choice(
+    points: list[dict[str, Any]], best: dict[str, Any], base_global: float, a: float, seed: int
+) -> dict[str, Any]:
+    """How sure the choice is: the winner's GRP margin over the runner-up with its paired 95%
+    interval (``significant`` when the interval excludes 0), and the best ratio that keeps 98%
+    of the base's global score."""
+    others = [p for p in points if p["b"] != best["b"]]
+    runner = max(others, key=lambda p: (p["grp"], -p["b"])) if others else None
+    margin_ci = (
+        metrics.paired_difference(best["benchmarks"], runner["benchmarks"], a, seed)
+        if runner
+        else None
+    )
+    retaining = [
+        p
+        for p in points
+        if metrics.global_retention(p["global"], base_global) >= RETENTION_SHOWN - 1e-12
+    ]
+    best98 = max(retaining, key=lambda p: (p["grp"], -p["b"])) if retaining else None
+    return {
+        "b": best["b"],
+        "runner_up": runner["b"] if runner else None,
+        "grp_margin": best["grp"] - runner["grp"] if runner else None,
+        "margin_ci": margin_ci,
+        "significant": bool(margin_ci and margin_ci[0] > 0),
+        "split": best["split"],
+        "best_retaining_98": best98["b"] if best98 else None,
+    }
 
 
 def merge(project: Project, tmp: Path) -> dict[str, Any]:
@@ -411,17 +493,16 @@ def merge(project: Project, tmp: Path) -> dict[str, Any]:
     points = []
     for b in m.grid:
         cand = tmp / "candidates" / ratio_label(b)
-
-        def make(b=b, cand=cand):
-            _candidate(project, b, cand)
-            return score(project, cand, val, ratio_label(b))
-
-        point = cached(ratio_label(b), make)
+        keep = cand if m.keep_candidates else None
+        point = cached(
+            ratio_label(b), lambda b=b, c=cand, k=keep: score_ratio(project, b, val, c, k)
+        )
         point["b"] = b
         points.append(point)
     best = choose(points, base["global"], m.min_global_retention)
+    choice = explain_choice(points, best, base["global"], project.pack.a, project.config.seed)
     chosen_dir = tmp / "candidates" / ratio_label(best["b"])
-    if not chosen_dir.exists():  # scores came from the cache: rebuild the chosen weights
+    if not chosen_dir.exists():  # scored in memory or from the cache: write the chosen weights
         _candidate(project, best["b"], chosen_dir)
     shutil.move(str(chosen_dir), tmp / "model")
     if not m.keep_candidates:
@@ -432,6 +513,7 @@ def merge(project: Project, tmp: Path) -> dict[str, Any]:
         "method": m.method,
         "min_global_retention": m.min_global_retention,
         "chosen_b": best["b"],
+        "choice": choice,
         "base": base,
         "tuned": tuned,
         "points": points,
@@ -440,7 +522,13 @@ def merge(project: Project, tmp: Path) -> dict[str, Any]:
     for p in cache.glob("*.json"):
         if not p.name.startswith(key):
             p.unlink()
-    log(f"merge: chose b={best['b']:g} (GRP {best['grp']:.3f} on {val})")
+    sure = "beyond noise" if choice["significant"] else "within noise of"
+    runner = (
+        f"; {sure} the runner-up b={choice['runner_up']:g}"
+        if choice["runner_up"] is not None
+        else ""
+    )
+    log(f"merge: chose b={best['b']:g} (GRP {best['grp']:.3f} on {val}{runner})")
     return {"chosen_b": best["b"], "grid": m.grid, "validation_grp": best["grp"]}
 
 
@@ -462,6 +550,7 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
         "selection_split": curve["split"],
         "report_split": test,
         "chosen_b": chosen,
+        "choice": curve.get("choice"),
         "min_global_retention": curve["min_global_retention"],
         "validation_curve": curve,
         "models": {},
@@ -469,16 +558,14 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
     results["models"]["base"] = score(project, tune_dir / "base", test, "base")
     results["models"]["tuned"] = score(project, tune_dir / "tuned", test, "tuned")
     work = project.run.root / f".tmp-candidates-{os.getpid()}"  # cleaned if this process dies
+    kept = merge_dir / "candidates"
     try:
         for b in project.arch_cfg.merge.grid:
-            if b == chosen:
-                ckpt = merge_dir / "model"
-            else:
-                ckpt = _candidate(project, b, work / ratio_label(b))
-            entry = score(project, ckpt, test, ratio_label(b))
+            label = ratio_label(b)
+            keep = merge_dir / "model" if b == chosen else kept / label
+            entry = score_ratio(project, b, test, work / label, keep)
             entry["b"] = b
-            results["models"][ratio_label(b)] = entry
-            shutil.rmtree(work / ratio_label(b), ignore_errors=True)
+            results["models"][label] = entry
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = summarize(results)
@@ -533,5 +620,7 @@ def run_stages(
     return timings
 
 
-def open_project(config: str | Path, arch: str, run_dir: str | Path | None = None) -> Project:
+def open_project(
+    config: str | Path, arch: str | None = None, run_dir: str | Path | None = None
+) -> Project:
     return Project.open(config, arch, run_dir)

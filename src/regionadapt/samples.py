@@ -66,8 +66,10 @@ def messages(sample: dict[str, Any]) -> list[dict[str, str]]:
     if not isinstance(turns, list) or not turns:
         raise ValueError(f"{where}: expected a non-empty list of turns")
     for i, t in enumerate(turns):
-        if not isinstance(t, dict) or t.get("role") not in ROLES or not isinstance(
-            t.get("content"), str
+        if (
+            not isinstance(t, dict)
+            or t.get("role") not in ROLES
+            or not isinstance(t.get("content"), str)
         ):
             raise ValueError(
                 f"{where}[{i}]: expected {{role: one of {'/'.join(ROLES)}, content: text}}"

@@ -189,7 +189,6 @@ class BenchmarkLoader(DatasetLoader):
                 self.hub_config,
                 split=n,
                 revision=p.revision,
-                cache_dir=str(ctx.cache_dir) if ctx.cache_dir else None,
             )
             out.append((n, raw, f"{hub_id}[{n}]"))
         return out

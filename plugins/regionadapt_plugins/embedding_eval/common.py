@@ -13,12 +13,13 @@ import io
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from regionadapt.components import BENCHMARK_FIELDS, Context
+from regionadapt.components import BENCHMARK_FIELDS, Context, EvalResult, Evaluator
 from regionadapt.errors import ConfigError
+from regionadapt.handles import EmbeddingModel
 from regionadapt.schema import Strict
 
 if TYPE_CHECKING:
@@ -116,6 +117,24 @@ def load_rows(p: DataParams, ctx: Context, split: str, who: str) -> Rows:
     if p.limit is not None and len(ds) > p.limit:
         ds = ds.select(range(p.limit))
     return Rows(ds, p.dataset)
+
+
+class EmbeddingEvaluator(Evaluator):
+    """What the embedding evaluators share: the handle they need, loading the benchmark, the
+    counters every result reports, and the empty result."""
+
+    archs: ClassVar[tuple[str, ...]] = ("embedding",)
+    needs: ClassVar[type | None] = EmbeddingModel
+
+    def begin(self, ctx: Context, split: str) -> tuple[Any, Rows, dict[str, int], dict[str, float]]:
+        """(params, rows, skipped counter, metrics) for one evaluation."""
+        p = self.params
+        return p, load_rows(p, ctx, split, self.name), {}, {}
+
+    @staticmethod
+    def empty(metrics: dict[str, float], skipped: dict[str, int]) -> EvalResult:
+        """No item could be scored: n = 0, and the skip reasons say why."""
+        return EvalResult(score=0.0, n=0, metrics=metrics, skipped=skipped)
 
 
 def slice_indices(

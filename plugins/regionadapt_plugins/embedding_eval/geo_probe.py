@@ -8,18 +8,18 @@ Repeated over seeds and shot counts (5/10/25). Images are encoded once; every fi
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from regionadapt.components import Context, EvalResult, Evaluator
+from regionadapt.components import Context, EvalResult
 from regionadapt_plugins.embedding_eval.common import (
     DataParams,
+    EmbeddingEvaluator,
     add_groups,
     bump,
     encode_images,
     group_scores,
-    load_rows,
     slice_indices,
 )
 
@@ -57,13 +57,13 @@ def ridge_fit(x: Any, y: Any, alpha: float) -> tuple[Any, Any]:
     return w, ym - xm @ w
 
 
-class GeoProbe(Evaluator):
+class GeoProbe(EmbeddingEvaluator):
     name = "geo-probe"
     description = (
         "Few-shot geo-localisation: closed-form ridge probe on frozen image embeddings, "
         "k shots per country (or region), top-1 accuracy averaged over seeds."
     )
-    archs: ClassVar[tuple[str, ...]] = ("embedding",)
+    tasks = ("geo-localisation",)
     Params = GeoProbeParams
 
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
@@ -96,7 +96,7 @@ class GeoProbe(Evaluator):
                 metrics[f"top1@{k}shot"] = reported[k]
                 metrics[f"top1@{k}shot_std"] = float(np.std(accs))
         if not reported:
-            return EvalResult(score=0.0, n=0, metrics=metrics, skipped=skipped)
+            return self.empty(metrics, skipped)
         below = [k for k in reported if k <= p.score_shots]
         k_head = max(below) if below else min(reported)
         metrics["score_shots"] = float(k_head)
@@ -123,7 +123,7 @@ class GeoProbe(Evaluator):
     ) -> tuple[Any, list[int], Any, list[str]]:
         """Rows with a usable target, their image embeddings (numpy) and target labels."""
         p: GeoProbeParams = self.params  # type: ignore[assignment]
-        rows = load_rows(p, ctx, split, self.name)
+        _, rows, _, _ = self.begin(ctx, split)
         idx = []
         for i in range(rows.n):
             if rows.value(p.target, i) is None:

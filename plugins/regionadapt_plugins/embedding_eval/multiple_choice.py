@@ -7,18 +7,18 @@ is encoded once (options repeat across rows), images are encoded in batches.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from regionadapt.components import Context, EvalResult, Evaluator
+from regionadapt.components import Context, EvalResult
 from regionadapt_plugins.embedding_eval.common import (
     DataParams,
+    EmbeddingEvaluator,
     add_groups,
     bump,
     encode_images,
     encode_unique_texts,
-    load_rows,
     slice_indices,
 )
 
@@ -30,23 +30,20 @@ class MultipleChoiceParams(DataParams):
     )
 
 
-class MultipleChoice(Evaluator):
+class MultipleChoice(EmbeddingEvaluator):
     name = "multiple-choice"
     description = (
         "Zero-shot multiple choice: the option text most similar to the image is the answer. "
         "Accuracy overall, per country and per language."
     )
-    archs: ClassVar[tuple[str, ...]] = ("embedding",)
+    tasks = ("multiple-choice-vqa",)
     Params = MultipleChoiceParams
 
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
         import numpy as np
         import torch
 
-        p: MultipleChoiceParams = self.params  # type: ignore[assignment]
-        skipped: dict[str, int] = {}
-        metrics: dict[str, float] = {}
-        rows = load_rows(p, ctx, split, self.name)
+        p, rows, skipped, metrics = self.begin(ctx, split)
         idx = []
         for i, (opts, ans) in enumerate(zip(rows["options"], rows["answer"], strict=True)):
             if not opts or len(opts) < 2:
@@ -58,7 +55,7 @@ class MultipleChoice(Evaluator):
         idx = slice_indices(rows, idx, p, ctx, skipped, metrics)
         img, idx = encode_images(model, rows, idx, p.batch_size, skipped) if idx else (None, [])
         if not idx:
-            return EvalResult(score=0.0, n=0, metrics=metrics, skipped=skipped)
+            return self.empty(metrics, skipped)
 
         texts = {i: [self._text(o, rows["text"][i]) for o in rows["options"][i]] for i in idx}
         emb, index = encode_unique_texts(
@@ -83,7 +80,12 @@ class MultipleChoice(Evaluator):
             f"{self.name} {p.dataset}/{split}: acc {metrics['accuracy']:.3f} on {len(idx)} items"
         )
         return EvalResult(
-            score=metrics["accuracy"], n=len(idx), metrics=metrics, groups=groups, skipped=skipped
+            score=metrics["accuracy"],
+            n=len(idx),
+            metrics=metrics,
+            groups=groups,
+            skipped=skipped,
+            items=correct.tolist(),
         )
 
     def _text(self, option: str, question: str) -> str:

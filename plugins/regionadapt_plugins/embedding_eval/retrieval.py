@@ -11,19 +11,19 @@ one in CLIP papers). Without language codes the whole set is one group.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from regionadapt.components import Context, EvalResult, Evaluator
+from regionadapt.components import Context, EvalResult
 from regionadapt_plugins.embedding_eval.common import (
     ISO3,
     DataParams,
+    EmbeddingEvaluator,
     add_groups,
     bump,
     encode_images,
     encode_unique_texts,
-    load_rows,
     slice_indices,
 )
 
@@ -33,13 +33,13 @@ class RetrievalParams(DataParams):
     score_k: int = Field(default=1, ge=1, description="headline: mean of both directions at k")
 
 
-class Retrieval(Evaluator):
+class Retrieval(EmbeddingEvaluator):
     name = "retrieval"
     description = (
         "Image-text retrieval recall@k (text-to-image and image-to-text), per language; the "
         "score is the mean over languages of both directions' recall@score_k."
     )
-    archs: ClassVar[tuple[str, ...]] = ("embedding",)
+    tasks = ("retrieval",)
     Params = RetrievalParams
 
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
@@ -49,9 +49,7 @@ class Retrieval(Evaluator):
         p: RetrievalParams = self.params  # type: ignore[assignment]
         if p.score_k not in p.ks:
             p = p.model_copy(update={"ks": sorted({*p.ks, p.score_k})})
-        skipped: dict[str, int] = {}
-        metrics: dict[str, float] = {}
-        rows = load_rows(p, ctx, split, self.name)
+        _, rows, skipped, metrics = self.begin(ctx, split)
         has_lang = any(rows["lang"])
         idx = []
         for i in range(rows.n):
@@ -78,7 +76,7 @@ class Retrieval(Evaluator):
         if len(texts_idx) < len(idx):
             bump(skipped, "unreadable image (its captions)", len(idx) - len(texts_idx))
         if not texts_idx:
-            return EvalResult(score=0.0, n=0, metrics=metrics, skipped=skipped)
+            return self.empty(metrics, skipped)
         rows_t = [i for i, _ in texts_idx]
         text_img = torch.tensor([gallery[k] for _, k in texts_idx])
         temb, tindex = encode_unique_texts(
@@ -88,25 +86,27 @@ class Retrieval(Evaluator):
         langs = [rows["lang"][i] or "all" for i in rows_t]
 
         per_lang: dict[str, dict[str, float]] = {}
-        t2i_hit = np.zeros(len(rows_t))
+        text_to_image_hit = np.zeros(len(rows_t))
         for lang in sorted(set(langs)):
             sel = [j for j, lg in enumerate(langs) if lg == lang]
             r, hits = recall_at_k(temb[sel], img, text_img[sel], p.ks, p.score_k)
-            t2i_hit[sel] = hits
-            r["score"] = (r[f"recall@{p.score_k}_t2i"] + r[f"recall@{p.score_k}_i2t"]) / 2
+            text_to_image_hit[sel] = hits
+            r["score"] = (
+                r[f"recall@{p.score_k}_text_to_image"] + r[f"recall@{p.score_k}_image_to_text"]
+            ) / 2
             r["n"] = len(sel)
             per_lang[lang] = r
         for k in p.ks:
-            for d in ("t2i", "i2t"):
+            for d in ("text_to_image", "image_to_text"):
                 name = f"recall@{k}_{d}"
                 metrics[name] = float(np.mean([v[name] for v in per_lang.values()]))
         score = float(np.mean([v["score"] for v in per_lang.values()]))
         metrics["n_images"] = float(len(gallery))
         groups: dict[str, dict[str, dict[str, float]]] = {}
         # Country and stratify_by groups: text-to-image recall@score_k of each caption.
-        add_groups(p, rows, rows_t, t2i_hit, groups, metrics, skipped)
+        add_groups(p, rows, rows_t, text_to_image_hit, groups, metrics, skipped)
         if has_lang:
-            groups["lang"] = per_lang  # the full per-language table, not only t2i hits
+            groups["lang"] = per_lang  # the full per-language table, not only text-to-image hits
             metrics["worst_lang"] = min(v["score"] for v in per_lang.values())
         ctx.log(f"{self.name} {p.dataset}/{split}: score {score:.3f} on {len(rows_t)} captions")
         return EvalResult(
@@ -142,7 +142,7 @@ def _bytes(v: Any) -> bytes:
 def recall_at_k(
     texts: Any, images: Any, text_img: Any, ks: list[int], hit_k: int
 ) -> tuple[dict[str, float], Any]:
-    """Recall@k both ways over one gallery; also each text's t2i hit at ``hit_k``.
+    """Recall@k both ways over one gallery; also each text's text-to-image hit at ``hit_k``.
 
     ``images`` may hold images no text here points to: they are left out of the gallery (the
     gallery is the images of these texts), as with one language's captions of XM3600.
@@ -157,14 +157,14 @@ def recall_at_k(
     kmax = max(ks)
     top_i = scores.topk(min(kmax, scores.shape[1]), dim=1).indices
     top_t = scores.T.topk(min(kmax, scores.shape[0]), dim=1).indices  # [I, k] text ids
-    i2t_pos = target[top_t] == torch.arange(len(used))[:, None]
+    image_to_text_pos = target[top_t] == torch.arange(len(used))[:, None]
     out: dict[str, float] = {}
     hits = None
     for k in ks:
-        t2i = (top_i[:, :k] == target[:, None]).any(dim=1)
-        i2t = i2t_pos[:, :k].any(dim=1)
-        out[f"recall@{k}_t2i"] = float(t2i.float().mean())
-        out[f"recall@{k}_i2t"] = float(i2t.float().mean())
+        text_to_image = (top_i[:, :k] == target[:, None]).any(dim=1)
+        image_to_text = image_to_text_pos[:, :k].any(dim=1)
+        out[f"recall@{k}_text_to_image"] = float(text_to_image.float().mean())
+        out[f"recall@{k}_image_to_text"] = float(image_to_text.float().mean())
         if k == hit_k:
-            hits = t2i.float().numpy()
+            hits = text_to_image.float().numpy()
     return out, hits

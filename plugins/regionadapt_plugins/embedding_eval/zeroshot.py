@@ -8,19 +8,19 @@ language and per ``stratify_by`` group (e.g. Dollar Street income bins), worst g
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from regionadapt.components import Context, EvalResult, Evaluator
+from regionadapt.components import Context, EvalResult
 from regionadapt_plugins.embedding_eval.common import (
     DataParams,
+    EmbeddingEvaluator,
     add_groups,
     bump,
     encode_images,
     encode_unique_texts,
     fill_template,
-    load_rows,
     slice_indices,
 )
 
@@ -38,22 +38,19 @@ class ZeroShotParams(DataParams):
     )
 
 
-class ZeroShotClassification(Evaluator):
+class ZeroShotClassification(EmbeddingEvaluator):
     name = "zero-shot-classification"
     description = (
         "Zero-shot classification accuracy (CLIP_benchmark's method) with accuracy per "
         "country, language and an optional stratify_by column or binned numeric meta key."
     )
-    archs: ClassVar[tuple[str, ...]] = ("embedding",)
+    tasks = ("zero-shot-classification",)
     Params = ZeroShotParams
 
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
         import torch
 
-        p: ZeroShotParams = self.params  # type: ignore[assignment]
-        skipped: dict[str, int] = {}
-        metrics: dict[str, float] = {}
-        rows = load_rows(p, ctx, split, self.name)
+        p, rows, skipped, metrics = self.begin(ctx, split)
         labels = rows["label"]
         classes = list(p.classes) if p.classes else sorted({str(x) for x in labels if x})
         if not classes:
@@ -69,12 +66,12 @@ class ZeroShotClassification(Evaluator):
                 idx.append(i)
         idx = slice_indices(rows, idx, p, ctx, skipped, metrics)
         if not idx:
-            return EvalResult(score=0.0, n=0, metrics=metrics, skipped=skipped)
+            return self.empty(metrics, skipped)
 
         weights = class_weights(model, classes, p.templates, p.text_batch_size)
         img, idx = encode_images(model, rows, idx, p.batch_size, skipped)
         if not idx:
-            return EvalResult(score=0.0, n=0, metrics=metrics, skipped=skipped)
+            return self.empty(metrics, skipped)
         logits = img @ weights.T
         target = torch.tensor([class_of[labels[i]] for i in idx])
         pred = logits.argmax(dim=1)
@@ -91,7 +88,12 @@ class ZeroShotClassification(Evaluator):
         add_groups(p, rows, idx, correct.numpy(), groups, metrics, skipped)
         ctx.log(f"{self.name} {p.dataset}/{split}: acc {metrics['acc1']:.3f} on {len(idx)} items")
         return EvalResult(
-            score=metrics["acc1"], n=len(idx), metrics=metrics, groups=groups, skipped=skipped
+            score=metrics["acc1"],
+            n=len(idx),
+            metrics=metrics,
+            groups=groups,
+            skipped=skipped,
+            items=correct.tolist(),
         )
 
 

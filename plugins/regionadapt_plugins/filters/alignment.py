@@ -9,7 +9,7 @@ from pydantic import Field
 
 from regionadapt.components import Context
 from regionadapt.data.images import image_bytes, open_image
-from regionadapt.data.scoring import load_scorer
+from regionadapt_plugins.filters.scoring import load_scorer
 from regionadapt.data.stateful import StatefulFilter
 from regionadapt.schema import Strict
 

@@ -30,6 +30,13 @@ class OpenClipBackend(Backend):
     merge_grid = (0.25, 0.5, 0.75)
     recipe = "GG-EZ paper, SigLIP2-SO400M: full fine-tune, batch 128, lr 5e-6, 2 epochs, AdamW + linear decay"
 
+    @classmethod
+    def recognises(cls, model: str) -> bool:
+        """open_clip specs (``hf-hub:``, ``local-dir:``) and open_clip checkpoint folders."""
+        if model.startswith(("hf-hub:", "local-dir:")):
+            return True
+        return (Path(model).expanduser() / "open_clip_config.json").is_file()
+
     def prepare_base(self, ctx: Context, model: ModelParams, out_dir: Path) -> None:
         from regionadapt_plugins.openclip_backend.model import load_model, save_checkpoint
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-ARCH_HELP = "Architecture: embedding (t2i and lvlm come with their backends)."
+ARCH_HELP = "Architecture: embedding, t2i or lvlm (default: the one the project file configures)."
 CONFIG_HELP = "Project file written by `regionadapt init`."
 
 
-def _open(config: Path, arch: str, run_dir: Path | None):
+def _open(config: Path, arch: str | None, run_dir: Path | None):
     from regionadapt.lifecycle import open_project
 
     return open_project(config, arch, run_dir)
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def adapt(
-        arch: str = typer.Option("embedding", help=ARCH_HELP),
+        arch: str = typer.Option(None, help=ARCH_HELP),
         config: Path = typer.Option(Path("regionadapt.toml"), "--config", "-c", help=CONFIG_HELP),
         force: str = typer.Option(None, help="Rerun this stage and every later one."),
         run_dir: Path = typer.Option(
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
 
     def make_stage(stage: str):
         def command(
-            arch: str = typer.Option("embedding", help=ARCH_HELP),
+            arch: str = typer.Option(None, help=ARCH_HELP),
             config: Path = typer.Option(
                 Path("regionadapt.toml"), "--config", "-c", help=CONFIG_HELP
             ),
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(name="filter")
     def filter_cmd(
-        arch: str = typer.Option("embedding", help=ARCH_HELP),
+        arch: str = typer.Option(None, help=ARCH_HELP),
         config: Path = typer.Option(Path("regionadapt.toml"), "--config", "-c", help=CONFIG_HELP),
         force: bool = typer.Option(False, "--force", help="Rerun even if up to date."),
         run_dir: Path = typer.Option(
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(name="merge")
     def merge_cmd(
-        arch: str = typer.Option("embedding", help=ARCH_HELP),
+        arch: str = typer.Option(None, help=ARCH_HELP),
         config: Path = typer.Option(
             Path("regionadapt.toml"),
             "--config",
