@@ -247,3 +247,33 @@ def tiny_tune_params(**over) -> dict:
     }
     values.update(over)
     return values
+
+
+def probe(handle):
+    """The UNet's output on a fixed input: changes with any UNet weight (contract test)."""
+    import torch
+
+    unet = handle.pipe.unet
+    gen = torch.Generator().manual_seed(0)
+    size = unet.config.sample_size
+    latents = torch.randn((1, unet.config.in_channels, size, size), generator=gen)
+    hidden = torch.randn((1, 4, unet.config.cross_attention_dim), generator=gen)
+    extra = {}
+    if unet.config.addition_embed_type == "text_time":
+        pooled = (
+            unet.config.projection_class_embeddings_input_dim
+            - 6 * unet.config.addition_time_embed_dim
+        )
+        extra["added_cond_kwargs"] = {
+            "text_embeds": torch.randn((1, pooled), generator=gen),
+            "time_ids": torch.tensor([[16.0, 16.0, 0.0, 0.0, 16.0, 16.0]]),
+        }
+    with torch.no_grad():
+        dtype = unet.dtype
+        out = unet(
+            latents.to(unet.device, dtype),
+            torch.tensor([10]),
+            hidden.to(unet.device, dtype),
+            **extra,
+        )
+    return out.sample.float().cpu()

@@ -42,10 +42,10 @@ def _generation(folder: Path, pipe: Any) -> dict[str, Any]:
     }
 
 
-def _handle(folder: Path, pipe: Any) -> Any:
+def _handle(folder: Path, pipe: Any, name: str) -> Any:
     from regionadapt_plugins.diffusers_backend.model import DiffusersGenerator
 
-    return DiffusersGenerator(pipe=pipe.to(_device()), **_generation(folder, pipe))
+    return DiffusersGenerator(pipe=pipe.to(_device()), name=name, **_generation(folder, pipe))
 
 
 class DiffusersBackend(Backend):
@@ -61,6 +61,16 @@ class DiffusersBackend(Backend):
     handle = ImageGenerator
     merge_grid = (0.25, 0.5, 0.75)
     recipe = RECIPE
+
+    @classmethod
+    def recognises(cls, model: str) -> bool:
+        """A pipeline folder (model_index.json) or a name that says diffusion (no download,
+        no heavy import)."""
+        path = Path(model).expanduser()
+        if path.is_dir():
+            return (path / "model_index.json").is_file()
+        name = model.lower()
+        return any(word in name for word in ("stable-diffusion", "sdxl", "sd-turbo", "diffusion"))
 
     def prepare_base(self, ctx: Context, model: ModelParams, out_dir: Path) -> None:
         from regionadapt_plugins.diffusers_backend.model import (
@@ -151,7 +161,7 @@ class DiffusersBackend(Backend):
     def load(self, spec: str | Path) -> Any:
         from regionadapt_plugins.diffusers_backend.model import load_pipeline
 
-        return _handle(Path(spec), load_pipeline(spec))
+        return _handle(Path(spec), load_pipeline(spec), Path(str(spec)).name)
 
     def unload(self, handle: Any) -> None:
         if getattr(handle, "pipe", None) is not None:
@@ -166,4 +176,4 @@ class DiffusersBackend(Backend):
         if not (adapter_dir / adapter.WEIGHT_NAME).is_file():
             return None  # a full tune: the lifecycle writes the linear merge
         pipe = adapter.apply(load_pipeline(base_dir), adapter_dir, b)
-        return _handle(Path(base_dir), pipe)
+        return _handle(Path(base_dir), pipe, f"b={b:g}")

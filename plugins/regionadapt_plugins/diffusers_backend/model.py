@@ -180,6 +180,8 @@ class DiffusersGenerator:
     resolution: int
     num_inference_steps: int = 30
     guidance_scale: float = 5.0
+    # Which model this is ("base", "tuned", "b=0.25"): names its images in contact sheets.
+    name: str = ""
 
     @torch.inference_mode()
     def generate(
