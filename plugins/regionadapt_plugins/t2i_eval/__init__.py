@@ -18,3 +18,10 @@ def register_evaluators(register: Callable[[Any], None]) -> None:
     from regionadapt_plugins.t2i_eval.clip_score import ClipScore
 
     register(ClipScore)
+
+
+@hookimpl
+def register_commands(cli) -> None:
+    from regionadapt_plugins.t2i_eval.commands import register
+
+    register(cli)

@@ -136,7 +136,7 @@ class ClipScore(Evaluator):
         return items
 
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
-        p: ClipScoreParams = self.params  # type: ignore[assignment]
+        p = self.params  # ClipScoreParams or a subclass's params with the same generation keys
         items = self.prompts(ctx, split)
         texts = [it["text"] for it in items]
         seed = p.seed + SPLIT_OFFSET.get(split, 300_000)
@@ -144,13 +144,15 @@ class ClipScore(Evaluator):
             texts, seed, batch_size=p.batch_size,
             num_inference_steps=p.num_inference_steps, guidance_scale=p.guidance_scale,
         )  # fmt: skip
-        judge = load_judge(p.judge_backend, p.judge, ctx)
+        judge = self.judge_handle(ctx)
         per = clip_scores(judge, images, texts, p.judge_batch_size).tolist()
         item_scores = [max(s, 0.0) / 100.0 for s in per]
         if p.save_images and ctx.run is not None:
             from regionadapt_plugins.t2i_eval.images import save_generated
 
-            save_generated(ctx.run.root, split, self._set_name(), model, items, images, item_scores)
+            save_generated(
+                ctx.run.root, split, self.prompt_set(), model, items, images, item_scores
+            )
         raw = max(sum(per) / len(per), 0.0)  # torchmetrics: max(mean(100 cos), 0)
         return EvalResult(
             score=sum(item_scores) / len(item_scores),
@@ -163,9 +165,14 @@ class ClipScore(Evaluator):
             normalization="mean over prompts of max(100 * cos(image, text), 0) / 100",
         )
 
-    def _set_name(self) -> str:
+    def judge_handle(self, ctx: Context) -> Any:
         p: ClipScoreParams = self.params  # type: ignore[assignment]
-        return p.dataset or p.prompts if p.prompts == "dataset" else p.prompts
+        return load_judge(p.judge_backend, p.judge, ctx)
+
+    def prompt_set(self) -> str:
+        """The folder name this evaluator's images are kept under in the run."""
+        p: ClipScoreParams = self.params  # type: ignore[assignment]
+        return (p.dataset or "dataset") if p.prompts == "dataset" else p.prompts
 
 
 def _groups(items: list[dict[str, Any]], scores: list[float]) -> dict[str, dict[str, Any]]:
