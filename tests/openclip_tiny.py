@@ -58,7 +58,6 @@ def dataset(rows: list[dict]):
 def tiny_base(tmp_path) -> dict:
     """ModelParams values naming a tiny open_clip checkpoint saved under ``tmp_path``."""
     import torch
-
     from regionadapt_plugins.openclip_backend import create_model, save_checkpoint
 
     torch.manual_seed(0)

@@ -66,6 +66,19 @@ class FakeBackend(Backend):
         return _read_w(ckpt_dir)
 
 
+class FakePainter(FakeBackend):
+    name = "fake-backend-t2i"
+    arch = "t2i"
+
+
+class FakeChat(FakeBackend):
+    name = "fake-backend-lvlm"
+    arch = "lvlm"
+
+
+BACKEND_OF = {"embedding": "fake-backend", "t2i": "fake-backend-t2i", "lvlm": "fake-backend-lvlm"}
+
+
 class FakeCollector(Collector):
     name = "fake-collector"
 
@@ -89,7 +102,7 @@ class EvalParams(Strict):
 
 class FakeEvaluator(Evaluator):
     name = "fake-eval"
-    archs = ("embedding",)
+    archs = ("embedding", "t2i", "lvlm")
     Params = EvalParams
 
     def evaluate(self, model, ctx, split):
@@ -102,6 +115,8 @@ class FakePlugin:
     @hookimpl
     def register_backends(self, register):
         register(FakeBackend)
+        register(FakePainter)
+        register(FakeChat)
 
     @hookimpl
     def register_collectors(self, register):
@@ -174,8 +189,17 @@ def expected_grp(b: float) -> float:
     return 0.5 * (1 - (b - 0.3) ** 2) + 0.5 * b
 
 
-def test_full_lifecycle_chooses_best_grp_and_records_everything(project_dir):
-    project = open_project(project_dir / "regionadapt.toml", "embedding")
+@pytest.mark.parametrize("arch", ["embedding", "t2i", "lvlm"])
+def test_full_lifecycle_chooses_best_grp_and_records_everything(project_dir, arch):
+    config = project_dir / "regionadapt.toml"
+    config.write_text(
+        config.read_text()
+        .replace("[embedding.", f"[{arch}.")
+        .replace("[[embedding.", f"[[{arch}.")
+        .replace('"fake-backend"', f'"{BACKEND_OF[arch]}"')
+    )
+    project = open_project(config)  # the one arch configured
+    assert project.arch == arch
     run_stages(project, ["collect", "filter", "tune", "merge", "evaluate"])
     run = project.run
     assert [s for s in run.manifest()] == ["collect", "filter", "tune", "merge", "evaluate"]

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from core_kit import run_cli, write_dist
+
 from regionadapt.config import load_config
 
 PLUGIN = Path(__file__).parent / "fixtures" / "plugins" / "fake_painter.py"

@@ -68,3 +68,46 @@ def test_choose_breaks_ties_towards_the_smaller_ratio():
     # Equal GRP: the smaller b stays closer to the base model.
     points = [_point(0.75, 0.5, 0.5), _point(0.25, 0.5, 0.5)]
     assert choose(points, base_global=0.5, min_retention=0.0)["b"] == 0.25
+
+
+# -- bootstrap intervals -----------------------------------------------------------------------
+
+
+def test_bootstrap_interval_is_seeded_and_covers_the_mean():
+    items = [1.0] * 30 + [0.0] * 70
+    ci = metrics.interval(metrics.replicate_means(items, seed=0, name="bench"))
+    assert ci == metrics.interval(metrics.replicate_means(items, seed=0, name="bench"))
+    assert ci != metrics.interval(metrics.replicate_means(items, seed=1, name="bench"))
+    assert ci[0] < 0.3 < ci[1]
+    # binomial standard error sqrt(.3*.7/100) = 0.046: the 95% interval is about +-0.09
+    assert 0.15 < ci[1] - ci[0] < 0.22
+
+
+def test_grp_interval_combines_the_roles_with_their_weights():
+    benchmarks = {
+        "r": {"role": "regional", "weight": 1.0, "items": [1.0, 0.0] * 50},
+        "g": {"role": "global", "weight": 1.0, "items": [1.0] * 100},
+    }
+    ci = metrics.model_intervals(benchmarks, a=0.4, seed=0)
+    assert ci["global"] == [1.0, 1.0]
+    assert ci["grp"][0] < 0.4 * 1.0 + 0.6 * 0.5 < ci["grp"][1]
+    # a benchmark without item scores cannot be bootstrapped: no interval, not a wrong one
+    assert (
+        metrics.model_intervals({**benchmarks, "x": {"role": "global", "items": None}}, 0.4, 0)
+        is None
+    )
+
+
+def test_paired_difference_sees_a_consistent_one_item_gap_as_noise_and_a_large_one_not():
+    base = [1.0] * 120 + [0.0] * 120
+    one_more = [1.0] * 121 + [0.0] * 119  # one item better, same items otherwise
+    many_more = [1.0] * 180 + [0.0] * 60
+    glob = {"g": {"role": "global", "items": [1.0] * 10}}
+
+    def bench(items):
+        return {"r": {"role": "regional", "items": items}, **glob}
+
+    small = metrics.paired_difference(bench(one_more), bench(base), a=0.5, seed=0)
+    large = metrics.paired_difference(bench(many_more), bench(base), a=0.5, seed=0)
+    assert small[0] <= 0.0 < small[1]  # one item better: the interval cannot exclude 0
+    assert large[0] > 0

@@ -178,3 +178,14 @@ def test_plugin_module_imports_no_heavy_library():
     code = f"import sys, {imports}; print(','.join(k for k in {heavy!r} if k in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_running_out_of_memory_is_not_reported_as_a_bad_config(saved: Path, monkeypatch):
+    import open_clip
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("no room for the weights")
+
+    monkeypatch.setattr(open_clip, "create_model_and_transforms", no_memory)
+    with pytest.raises(MemoryError):
+        load_model(str(saved))

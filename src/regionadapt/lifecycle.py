@@ -21,7 +21,7 @@ from regionadapt import metrics
 from regionadapt.components import Backend, Context, EvalResult, ModelSource, build
 from regionadapt.config import ArchConfig, ProjectConfig, load_config
 from regionadapt.errors import ConfigError, PluginError, RegionAdaptError, StageError
-from regionadapt.packs import RegionPack, get_pack
+from regionadapt.packs import RegionPack, load_pack, pack_path
 from regionadapt.plugins import pm, registry
 from regionadapt.progress import log
 from regionadapt.rundir import STAGES, RunDir, atomic_write_json, hash_json
@@ -61,7 +61,7 @@ class Project:
         config = load_config(config_path)
         src = str(config_path)
         arch = arch or config.only_arch(src)
-        pack = _pack_for(config.region, config_path)
+        pack = load_pack(_pack_path(config.region, config_path))
         arch_cfg = config.arch(arch, src)
         try:
             backend_cls = registry("backends").get(arch_cfg.model.backend)
@@ -213,19 +213,7 @@ class Project:
 
 
 def _pack_path(region: str, config_path: Path) -> Path:
-    """The file a config's ``region`` names: a path (relative to the config) or a pack id."""
-    candidate = config_path.parent / region
-    if region.endswith(".toml") and candidate.is_file():
-        return candidate
-    if region.endswith(".toml") or "/" in region:
-        return Path(region)
-    from regionadapt.plugins import registry
-
-    return Path(registry("region_packs").get(region).path)
-
-
-def _pack_for(region: str, config_path: Path) -> RegionPack:
-    return get_pack(_pack_path(region, config_path))
+    return pack_path(region, config_path.parent)
 
 
 def resolve_source(arch_cfg: ArchConfig, arch: str, src: str) -> ModelSource | None:

@@ -233,11 +233,21 @@ def load_pack(path: str | Path) -> RegionPack:
     return validate(RegionPack, data, str(path), PackError)
 
 
-def get_pack(id_or_path: str | Path) -> RegionPack:
-    """A pack by registered id (``sea``) or by file path (``./my-region.toml``)."""
+def pack_path(id_or_path: str | Path, base: Path | None = None) -> Path:
+    """The file a region names: a path (``./my-region.toml``; relative paths are tried against
+    ``base``, the folder of the project file naming it, first) or a registered pack id
+    (``sea``). The one rule every command uses."""
     text = str(id_or_path)
     if text.endswith(".toml") or "/" in text or Path(text).is_file():
-        return load_pack(text)
+        path = Path(text).expanduser()
+        if base is not None and not path.is_absolute() and (base / path).is_file():
+            return base / path
+        return path
     from regionadapt.plugins import registry
 
-    return registry("region_packs").get(text).pack
+    return Path(registry("region_packs").get(text).path)
+
+
+def get_pack(id_or_path: str | Path, base: Path | None = None) -> RegionPack:
+    """A pack by registered id (``sea``) or by file path (``./my-region.toml``)."""
+    return load_pack(pack_path(id_or_path, base))

@@ -9,7 +9,6 @@ Heavy libraries are imported inside the functions: importing this module stays c
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Sequence
@@ -168,20 +167,9 @@ def bump(counter: dict[str, int], key: str, by: int = 1) -> None:
 
 def open_image(value: Any) -> Any:
     """A PIL RGB image from encoded bytes, a datasets image dict, or a PIL image."""
-    from PIL import Image
+    from regionadapt.data.images import to_pil
 
-    if isinstance(value, Image.Image):
-        img = value
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        img = Image.open(io.BytesIO(bytes(value)))
-    elif isinstance(value, dict) and value.get("bytes"):
-        img = Image.open(io.BytesIO(value["bytes"]))
-    elif isinstance(value, dict) and value.get("path"):
-        img = Image.open(value["path"])
-    else:
-        raise ValueError(f"not an image: {type(value).__name__}")
-    img.load()
-    return img.convert("RGB")
+    return to_pil(value).convert("RGB")
 
 
 def encode_images(

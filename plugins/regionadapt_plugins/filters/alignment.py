@@ -9,9 +9,9 @@ from pydantic import Field
 
 from regionadapt.components import Context
 from regionadapt.data.images import image_bytes, open_image
-from regionadapt_plugins.filters.scoring import load_scorer
 from regionadapt.data.stateful import StatefulFilter
 from regionadapt.schema import Strict
+from regionadapt_plugins.filters.scoring import load_scorer
 
 
 class AlignmentFilter(StatefulFilter):

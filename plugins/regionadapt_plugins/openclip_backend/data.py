@@ -12,7 +12,6 @@ exactly the batch one process would see, so the number of processes changes spee
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,21 +55,9 @@ def open_dataset(dataset: Any) -> Any:
 
 def decode_image(image: Any, image_path: str | None) -> Any:
     """A loaded PIL image from bytes, a datasets Image dict, a PIL image or a path."""
-    from PIL import Image
+    from regionadapt.data.images import to_pil
 
-    if isinstance(image, dict):  # datasets.Image feature: {"bytes": .., "path": ..}
-        image_path = image.get("path") or image_path
-        image = image.get("bytes")
-    if isinstance(image, Image.Image):
-        img = image
-    elif image:
-        img = Image.open(io.BytesIO(image))
-    elif image_path:
-        img = Image.open(image_path)
-    else:
-        raise ValueError("no image bytes and no image_path")
-    img.load()
-    return img
+    return to_pil(image, image_path)
 
 
 def _columns(dataset: Any) -> list[str]:

@@ -258,6 +258,9 @@ def load_model(
     except ConfigError:
         raise
     except Exception as exc:
+        # Running out of memory is not a bad config: let it through as what it is.
+        if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+            raise
         raise ConfigError(
             f"cannot load open_clip model {spec!r} (pretrained={pretrained!r}): "
             f"{type(exc).__name__}: {exc}"

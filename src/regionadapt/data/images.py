@@ -33,3 +33,22 @@ def open_image(data: bytes):
     img = Image.open(io.BytesIO(data))
     img.load()
     return img
+
+
+def to_pil(value: Any, image_path: str | None = None) -> Any:
+    """A decoded PIL image from any form a stage meets: encoded bytes, a ``datasets`` image
+    cell (``{"bytes", "path"}``), a PIL image, or a file at ``image_path``. The one decoder
+    every stage and plugin uses, so a corrupt image fails the same way everywhere."""
+    from PIL import Image
+
+    if isinstance(value, dict):  # datasets.Image(decode=False) cell
+        image_path = value.get("path") or image_path
+        value = value.get("bytes")
+    if isinstance(value, Image.Image):
+        value.load()
+        return value
+    if value:
+        return open_image(bytes(value))
+    if image_path:
+        return open_image(Path(image_path).read_bytes())
+    raise ValueError("no image bytes and no image_path")
