@@ -25,11 +25,19 @@ import time
 from pathlib import Path
 
 
-def _run(cli: list[str], args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cli + args, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{proc.stderr[-4000:]}")
-    return proc
+def _run(cli: list[str], args: list[str], cwd: Path, env: dict) -> str:
+    """Run a command, echoing its log lines as they come (progress and stage timings stay
+    visible in a long run); return the whole log."""
+    proc = subprocess.Popen(cli + args, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("[") or "GRP" in line:  # timestamped log lines, not progress bars
+            print(line, end="", file=sys.stderr, flush=True)
+    if proc.wait():
+        sys.exit(f"{' '.join(args)} failed:\n{''.join(lines)[-4000:]}")
+    return "".join(lines)
 
 
 def _built(log: str) -> dict[str, float]:
@@ -69,7 +77,7 @@ def main() -> None:
         t0 = time.perf_counter()
         _run(cli, ["init", "--region", args.region, "--arch", "t2i"], work, env)
         t1 = time.perf_counter()
-        proc = _run(cli, ["adapt", "--arch", "t2i"], work, env)
+        log = _run(cli, ["adapt", "--arch", "t2i"], work, env)
         t2 = time.perf_counter()
         run = work / "runs" / f"{args.region}-t2i"
         manifest = json.loads((run / "manifest.json").read_text())["stages"]
@@ -84,7 +92,7 @@ def main() -> None:
         "adapt_s": round(t2 - t1, 2),
         "total_s": round(t2 - t0, 2),
         "stages_s": {s: rec["seconds"] for s, rec in manifest.items()},
-        "built_s": _built(proc.stderr + proc.stdout),
+        "built_s": _built(log),
         "models": {
             k: {r: v[r] for r in ("regional", "global", "grp")}
             for k, v in results["models"].items()
