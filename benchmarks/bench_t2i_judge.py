@@ -20,6 +20,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--region", default="sea")
     ap.add_argument("--per-concept", type=int, default=8)
+    ap.add_argument(
+        "--vae",
+        help="a pipeline folder: also score the pictures after its VAE's "
+        "encode -> decode round trip (what the UNet can at best produce)",
+    )
     args = ap.parse_args()
     import numpy as np
     import torch
@@ -49,13 +54,31 @@ def main() -> None:
                 images.append(Image.open(io.BytesIO(world.picture(concepts[i], rng))))
                 captions.append(_caption(concepts[i], prng)[0])
                 truth.append(i)
+        if args.vae:
+            images = _round_trip(args.vae, images)
         img_emb = judge.encode_images(images)
         top1 = (img_emb @ text_emb.T).argmax(dim=1)
         acc = float((top1 == torch.tensor(truth)).float().mean())
         cs = clip_scores(judge, images, captions).clamp(min=0).mean()
-        print(f"{kind:>8}: judge top-1 over {len(concepts)} concepts {acc:.3f}, CLIPScore of "
+        print(f"{kind:>8}{' (VAE round trip)' if args.vae else ''}: judge top-1 over {len(concepts)} concepts {acc:.3f}, CLIPScore of "
               f"real pictures with their captions {float(cs):.1f} (n={len(images)})")  # fmt: skip
     print(f"({time.perf_counter() - t0:.1f} s, judge {folder})")
+
+
+def _round_trip(folder: str, images: list) -> list:
+    import numpy as np
+    import torch
+    from diffusers import AutoencoderKL
+    from PIL import Image
+
+    vae = AutoencoderKL.from_pretrained(folder, subfolder="vae")
+    x = torch.from_numpy(np.stack([np.asarray(i.convert("RGB")) for i in images]))
+    x = x.permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)
+    print(f"VAE round-trip MSE in [-1, 1]: {float(((y - x) ** 2).mean()):.4f}")
+    arr = ((y.permute(0, 2, 3, 1) + 1) * 127.5).round().byte().numpy()
+    return [Image.fromarray(a) for a in arr]
 
 
 if __name__ == "__main__":
