@@ -40,7 +40,9 @@ def test_init_output_loads_and_opens(tmp_path, demo_config):
     cfg = load_config(path)
     assert cfg.region == "sea"
     assert cfg.embedding is not None and cfg.t2i is None
-    assert cfg.embedding.merge.grid == [0.25, 0.5, 0.75]
+    from regionadapt_plugins.demo_world.sources import embedding
+
+    assert cfg.embedding.merge.grid == list(embedding().merge_grid)  # the demo source's grid
     project = open_project(path, "embedding")
     assert project.pack.id == "sea"
     assert project.tune_params.lr > 0
@@ -95,12 +97,12 @@ BAD_CONFIGS = {
         ["filter.wokers: unknown key"],
     ),
     "merge-grid-out-of-range": (
-        ("grid = [0.25, 0.5, 0.75]", "grid = [0.25, 1.5]"),
+        ("grid = [0.1, 0.25, 0.5, 0.75, 0.9]", "grid = [0.25, 1.5]"),
         ConfigError,
         ["embedding.merge.grid", "must be in [0, 1]", "1.5"],
     ),
     "merge-grid-duplicates": (
-        ("grid = [0.25, 0.5, 0.75]", "grid = [0.5, 0.5]"),
+        ("grid = [0.1, 0.25, 0.5, 0.75, 0.9]", "grid = [0.5, 0.5]"),
         ConfigError,
         ["embedding.merge.grid", "distinct"],
     ),

@@ -10,6 +10,7 @@ from data_kit import ListCollector, image_bytes, make_ctx
 
 from regionadapt.components import build
 from regionadapt.data import Skip, explain, run_collect, run_filters
+from regionadapt.data.explain import list_ids
 from regionadapt.errors import StageError
 from regionadapt.samples import features, new_sample
 
@@ -119,7 +120,16 @@ def test_filters_end_to_end_and_explain(tmp_path):
     assert sum(stats["by_reason"].values()) == stats["dropped"]
     assert "kept" in explain(out, "th1") and "lexicon" in explain(out, "th1")
     assert "dropped by filter 'region'" in explain(out, "fr1") and "FR" in explain(out, "fr1")
-    assert "not among" in explain(out, "nope")
+    with pytest.raises(StageError, match="not among the 6 samples"):
+        explain(out, "nope")
+    with pytest.raises(StageError, match="closest: th1"):
+        explain(out, "th2")
+    listed = list_ids(out, "*1")
+    assert listed.splitlines()[0] == "4 sample(s) match '*1': 2 kept, 2 dropped"
+    assert "  fr1  dropped by region: country-not-in-pack: FR" in listed
+    assert "... and 2 more" in list_ids(out, "*", limit=4)
+    with pytest.raises(StageError, match="no sample id matches"):
+        list_ids(out, "zz*")
     with pytest.raises(StageError):
         explain(tmp_path / "elsewhere", "th1")
 

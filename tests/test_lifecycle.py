@@ -330,3 +330,20 @@ def test_unknown_backend_names_the_config_key(project_dir):
         match=r"regionadapt.toml: embedding.model.backend: unknown backend 'fake-bakend'.*fake-backend",
     ):
         open_project(path, "embedding")
+
+
+def test_a_report_only_benchmark_is_scored_but_does_not_choose_b(project_dir):
+    path = project_dir / "regionadapt.toml"
+    path.write_text(
+        path.read_text() + '\n[[embedding.evaluate.benchmarks]]\nname = "watch"\nrole = "report"\n'
+        'evaluator = "fake-eval"\nparams = { role = "global" }\n'
+    )
+    project = open_project(path, "embedding")
+    run_stages(project, ["collect", "filter", "tune", "merge", "evaluate"])
+    results = json.loads((project.run.stage_dir("evaluate") / "results.json").read_text())
+    assert results["chosen_b"] == 0.75  # as without it
+    for label, b in (("base", 0.0), ("b=0.5", 0.5)):
+        m = results["models"][label]
+        assert m["benchmarks"]["watch"]["role"] == "report"
+        assert m["benchmarks"]["watch"]["score"] == pytest.approx(1 - (b - 0.3) ** 2)
+        assert m["grp"] == pytest.approx(expected_grp(b))

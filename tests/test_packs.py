@@ -222,7 +222,7 @@ def test_pack_registered_by_id_is_validated_when_used(tmp_path):
         unregister_plugin("bad-pack")
 
 
-def test_pack_file_without_a_usable_id_is_refused_at_registration(tmp_path):
+def test_pack_file_without_a_usable_id_is_set_aside_at_registration(tmp_path):
     path = Path(tmp_path / "noid.toml")
     path.write_text(ANDES_PACK.replace('id = "andes"', 'id = "Andes!"'), encoding="utf-8")
 
@@ -233,7 +233,13 @@ def test_pack_file_without_a_usable_id_is_refused_at_registration(tmp_path):
 
     register_plugin(NoId(), name="noid-pack")
     try:
-        with pytest.raises(PackError, match=f"{path}: id: expected a lowercase id"):
-            registry("region_packs")
+        reg = registry("region_packs")
+        # Refused on its own, listed with its error; every other pack stays usable.
+        [(owner, source)] = reg.rejected
+        assert owner == "noid-pack"
+        assert source.error.startswith(f"{path}: id: expected a lowercase id")
+        with pytest.raises(PackError, match="id: expected a lowercase id"):
+            _ = source.pack
+        assert reg.get("sea").pack.id == "sea"
     finally:
         unregister_plugin("noid-pack")

@@ -149,7 +149,9 @@ def test_broken_plugin_is_reported_and_skipped(site, capsys):
     )
     reg = plugins.registry("filters")
     err = capsys.readouterr().err
-    assert "plugin 'broken' (ra_test_broken) failed to load and was skipped" in err
+    assert (
+        "plugin 'broken' (regionadapt-broken, ra_test_broken) failed to load and was skipped" in err
+    )
     assert "needs libfoo" in err
     assert "shout" in reg and "region" in reg  # the others load regardless
     info = {i.name: i for i in plugins.plugin_infos()}["broken"]

@@ -76,7 +76,9 @@ class MergeConfig(Strict):
 
 class BenchmarkRef(ComponentRef):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    role: Literal["regional", "global"]
+    # "report": scored and shown for every model, but outside GRP (a value-alignment or caption
+    # metric the user wants to watch without letting it choose b).
+    role: Literal["regional", "global", "report"]
     evaluator: str
     weight: float = Field(default=1.0, gt=0)
 
@@ -90,7 +92,7 @@ class EvaluateConfig(Strict):
     @classmethod
     def _both_roles(cls, v):
         roles = {b.role for b in v}
-        if roles != {"regional", "global"}:
+        if not {"regional", "global"} <= roles:
             raise ValueError(
                 "expected at least one benchmark with role 'regional' and one with role 'global'"
             )
@@ -112,6 +114,8 @@ class ProjectConfig(Strict):
     region: str
     run_root: str = "runs"
     seed: int = 0
+    # Any plugin failure (import, registration, observer) is an error: for CI.
+    strict_plugins: bool = False
     collect: CollectConfig
     filter: FilterConfig = FilterConfig()
     embedding: ArchConfig | None = None
@@ -150,4 +154,9 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise ConfigError(
             f"{path}: not found. Run `regionadapt init --region sea` to write one, or pass --config."
         )
-    return validate(ProjectConfig, read_toml(path, ConfigError), str(path), ConfigError)
+    config = validate(ProjectConfig, read_toml(path, ConfigError), str(path), ConfigError)
+    if config.strict_plugins:
+        from regionadapt.plugins import set_strict
+
+        set_strict(True)  # raises now for a plugin that already failed
+    return config

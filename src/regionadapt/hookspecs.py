@@ -7,6 +7,10 @@ the built-in ones in ``plugins/`` are found the very same way.
 Registration hooks receive a ``register`` callback. Call it once per component you provide.
 Components are classes with a ``name`` class attribute (see :mod:`regionadapt.components`);
 a name registered twice, by any two plugins, is an error naming both plugins.
+
+Hooks must not raise. Every call goes through one guard (:mod:`regionadapt.plugins`): a
+registration hook that raises loses that call's contributions, an observer that raises is
+reported once and the run goes on; ``--strict-plugins`` makes either an error.
 """
 
 from __future__ import annotations

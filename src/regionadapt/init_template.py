@@ -142,7 +142,7 @@ def backend_for(arch: str) -> Any:
 def demo_source(arch: str) -> Any:
     from regionadapt.plugins import pm
 
-    source = pm.hook.resolve_model_source(source="demo-world", arch=arch)
+    source = pm.first_result("resolve_model_source", source="demo-world", arch=arch)
     if source is None:
         raise ConfigError(
             f"the demo world has no {arch} base model (is its plugin installed?); "

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from typing import Any
 from regionadapt import metrics
 from regionadapt.components import Backend, Context, EvalResult, ModelSource, build
 from regionadapt.config import ArchConfig, ProjectConfig, load_config
-from regionadapt.errors import ConfigError, PluginError, RegionAdaptError, StageError
+from regionadapt.errors import ConfigError, PluginError, StageError
 from regionadapt.packs import RegionPack, load_pack, pack_path
 from regionadapt.plugins import pm, registry
-from regionadapt.progress import log
+from regionadapt.progress import Progress, log
 from regionadapt.rundir import STAGES, RunDir, atomic_write_json, hash_json
 from regionadapt.schema import validate
 
@@ -221,9 +220,9 @@ def resolve_source(arch_cfg: ArchConfig, arch: str, src: str) -> ModelSource | N
     name = arch_cfg.model.source
     if name == "params":
         return None
-    found = pm.hook.resolve_model_source(source=name, arch=arch)
+    found = pm.first_result("resolve_model_source", source=name, arch=arch)
     if found is None:
-        known = sorted({n for names in pm.hook.model_sources(arch=arch) for n in names or []})
+        known = sorted({n for names in pm.results("model_sources", arch=arch) for n in names or []})
         raise ConfigError(
             f"{src}: {arch}.model.source: no installed plugin provides {name!r} for {arch!r}; "
             f"valid: {', '.join(['params', *known])}"
@@ -242,19 +241,17 @@ def run_stage(project: Project, stage: str, fn, force: bool = False) -> dict[str
         log(f"{stage}: up to date, skipped ({run.stage_dir(stage)})")
         return run.record(stage).summary  # type: ignore[union-attr]
     log(f"{stage}: started")
-    pm.hook.stage_started(stage=stage, run=run)
+    pm.notify("stage_started", stage=stage, run=run)
     started = time.time()
     tmp = run.begin(stage)
     try:
         summary = fn(tmp) or {}
     except BaseException as exc:
         rec = run.fail(stage, tmp, input_hash, started, f"{type(exc).__name__}: {exc}")
-        pm.hook.stage_finished(stage=stage, run=run, record=rec)
-        if not isinstance(exc, (RegionAdaptError, KeyboardInterrupt)):
-            traceback.print_exc()
-        raise
+        pm.notify("stage_finished", stage=stage, run=run, record=rec)
+        raise  # the CLI prints one line naming the error (and the traceback with --debug)
     rec = run.commit(stage, tmp, input_hash, started, summary)
-    pm.hook.stage_finished(stage=stage, run=run, record=rec)
+    pm.notify("stage_finished", stage=stage, run=run, record=rec)
     log(f"{stage}: done in {rec.seconds:.1f}s")
     return summary
 
@@ -334,7 +331,8 @@ def score_model(project: Project, model: Any, split: str, label: str) -> dict[st
                 metrics.replicate_means(res.items, project.config.seed, bench.name)
             )
         per[bench.name] = entry
-        roles[bench.role].append((res.score, bench.weight))
+        if bench.role in roles:  # "report" benchmarks are shown, not part of GRP
+            roles[bench.role].append((res.score, bench.weight))
     q = {role: sum(s * w for s, w in v) / sum(w for _, w in v) for role, v in roles.items()}
     out = {
         "label": label,
@@ -476,17 +474,21 @@ def merge(project: Project, tmp: Path) -> dict[str, Any]:
         atomic_write_json(path, result)
         return result
 
-    base = cached("base", lambda: score(project, tune_dir / "base", val, "base"))
-    tuned = cached("tuned", lambda: score(project, tune_dir / "tuned", val, "tuned"))
-    points = []
-    for b in m.grid:
-        cand = tmp / "candidates" / ratio_label(b)
-        keep = cand if m.keep_candidates else None
-        point = cached(
-            ratio_label(b), lambda b=b, c=cand, k=keep: score_ratio(project, b, val, c, k)
-        )
-        point["b"] = b
-        points.append(point)
+    with Progress(len(m.grid) + 2, f"merge: merging and scoring on {val}", "model") as bar:
+        base = cached("base", lambda: score(project, tune_dir / "base", val, "base"))
+        bar.update(1)
+        tuned = cached("tuned", lambda: score(project, tune_dir / "tuned", val, "tuned"))
+        bar.update(1)
+        points = []
+        for b in m.grid:
+            cand = tmp / "candidates" / ratio_label(b)
+            keep = cand if m.keep_candidates else None
+            point = cached(
+                ratio_label(b), lambda b=b, c=cand, k=keep: score_ratio(project, b, val, c, k)
+            )
+            point["b"] = b
+            points.append(point)
+            bar.update(1)
     best = choose(points, base["global"], m.min_global_retention)
     choice = explain_choice(points, best, base["global"], project.pack.a, project.config.seed)
     chosen_dir = tmp / "candidates" / ratio_label(best["b"])
@@ -543,8 +545,11 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
         "validation_curve": curve,
         "models": {},
     }
+    bar = Progress(len(project.arch_cfg.merge.grid) + 2, f"evaluate: scoring on {test}", "model")
     results["models"]["base"] = score(project, tune_dir / "base", test, "base")
+    bar.update(1)
     results["models"]["tuned"] = score(project, tune_dir / "tuned", test, "tuned")
+    bar.update(1)
     work = project.run.root / f".tmp-candidates-{os.getpid()}"  # cleaned if this process dies
     kept = merge_dir / "candidates"
     try:
@@ -554,7 +559,9 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
             entry = score_ratio(project, b, test, work / label, keep)
             entry["b"] = b
             results["models"][label] = entry
+            bar.update(1)
     finally:
+        bar.close()
         shutil.rmtree(work, ignore_errors=True)
     summary = summarize(results)
     results["summary"] = summary

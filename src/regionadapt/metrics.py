@@ -75,6 +75,8 @@ def role_replicates(
     sums = {"regional": np.zeros(reps), "global": np.zeros(reps)}
     weights = {"regional": 0.0, "global": 0.0}
     for name, b in benchmarks.items():
+        if b["role"] not in sums:  # a report-only benchmark is not part of GRP
+            continue
         if not b.get("items"):
             return None
         w = float(b.get("weight", 1.0))

@@ -8,6 +8,7 @@ starts; every error names the file, the key path and what was expected.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +26,7 @@ CATEGORIES = (
 )  # fmt: skip
 TASKS = (
     "multiple-choice-vqa", "zero-shot-classification", "retrieval", "text-to-image",
-    "geo-localisation", "values",
+    "geo-localisation", "values", "captioning",
 )  # fmt: skip
 SCHEMA_VERSION = 1
 
@@ -97,7 +98,7 @@ class Benchmark(Strict):
     hub_id: str | None = None
     path: str | None = None
     split: str = "test"
-    role: Literal["regional", "global"]
+    role: Literal["regional", "global", "report"]
     task: Literal[TASKS]  # type: ignore[valid-type]
     metric: str
     archs: list[Literal[ARCHS]] = Field(min_length=1)  # type: ignore[valid-type]
@@ -207,13 +208,20 @@ class RegionPack(Strict):
 
 @dataclass(frozen=True)
 class PackSource:
-    """A registered pack: its id (read cheaply) and where it lives. Validated on first use."""
+    """A registered pack: its id (read cheaply) and where it lives. Validated on first use.
+
+    ``error`` is set when the pack could not be registered (its file is missing or not TOML,
+    its id is unusable or already taken): using it raises that error, listing it shows it.
+    """
 
     id: str
     path: Path
+    error: str | None = None
 
     @cached_property
     def pack(self) -> RegionPack:
+        if self.error is not None:
+            raise PackError(self.error)
         return load_pack(self.path)
 
 
@@ -224,6 +232,27 @@ def pack_source(obj: str | Path) -> PackSource:
     if not isinstance(pack_id, str) or not re.match(_ID, pack_id):
         raise PackError(f"{path}: id: expected a lowercase id such as 'sea' (got {pack_id!r})")
     return PackSource(id=pack_id, path=path)
+
+
+def add_pack(reg, obj: object, owner: str) -> None:
+    """Register one pack a plugin gave; a pack that cannot be read is kept aside as invalid
+    (listed with its error), so that one bad pack never hides the others."""
+    try:
+        source = pack_source(obj if isinstance(obj, (str, Path)) else str(obj))
+    except (PackError, OSError, ValueError) as exc:  # unreadable, not TOML, not UTF-8
+        reg.reject(PackSource(id="?", path=Path(str(obj)), error=str(exc)), owner)
+        return
+    if source.id in reg:
+        first = reg.get(source.id)
+        error = (
+            f"{source.path}: id {source.id!r} is already provided by plugin "
+            f"{reg.describe(reg.owner(source.id))} ({first.path}); this copy from plugin "
+            f"{reg.describe(owner)} is ignored: rename one of them"
+        )
+        reg.reject(PackSource(id=source.id, path=source.path, error=error), owner)
+        print(f"regionadapt: region pack {error}", file=sys.stderr)
+        return
+    reg.add(source.id, source, owner)
 
 
 def load_pack(path: str | Path) -> RegionPack:

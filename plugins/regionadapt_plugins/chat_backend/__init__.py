@@ -1,1 +1,47 @@
-"""(being written: see the open issue for this plugin)."""
+"""The transformers chat backend (architecture ``lvlm``): vision-language chat models.
+
+Registered through the ``regionadapt`` entry point ``transformers_chat``. This module stays free
+of torch and transformers: the public names are loaded from their submodules on first use.
+
+Public API::
+
+    load_handle(spec) -> TransformersChatModel        # a ChatModel handle for a folder / hub id
+    load_model(spec, ...), load_processor(spec, ...)  # the Auto classes, with the input checks
+    train_chat(model, processor, dataset, TuneParams(...)) -> (network, summary)
+    TransformersChatBackend                           # the regionadapt Backend component
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from regionadapt.hookspecs import hookimpl
+
+_LAZY = {
+    "ModelParams": "params",
+    "TuneParams": "params",
+    "load_model": "model",
+    "load_processor": "model",
+    "save_model": "model",
+    "TransformersChatModel": "handle",
+    "train_chat": "train",
+    "load_handle": "backend",
+    "TransformersChatBackend": "backend",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@hookimpl
+def register_backends(register) -> None:
+    from regionadapt_plugins.chat_backend.backend import TransformersChatBackend
+
+    register(TransformersChatBackend)

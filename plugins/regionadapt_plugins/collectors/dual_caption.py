@@ -161,5 +161,7 @@ def _decode(sample: dict[str, Any]) -> Any:
         raw = bytes(data) if data else Path(sample["image_path"]).read_bytes()
         with Image.open(io.BytesIO(raw)) as img:
             return img.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        return Skip("image-too-large", where, str(exc))
     except Exception as exc:  # truncated, not an image, unreadable file
         return Skip("image-unreadable", where, f"{type(exc).__name__}: {exc}")

@@ -12,7 +12,13 @@ from typing import Any, ClassVar, Literal
 from regionadapt.components import Collector, Context
 from regionadapt.data.skip import Skip
 from regionadapt.errors import StageError
-from regionadapt_plugins.collectors.rows import IMAGE_SUFFIXES, RowParams, row_to_sample
+from regionadapt_plugins.collectors.rows import (
+    IMAGE_SUFFIXES,
+    RowParams,
+    printable_path,
+    row_to_sample,
+    utf8_path,
+)
 
 _MANIFESTS = ("metadata.jsonl", "metadata.csv", "metadata.parquet")
 
@@ -23,7 +29,9 @@ class FilesCollector(Collector):
         "Reads captioned images from disk. `path` is a folder (imagefolder layout: images plus "
         "metadata.jsonl/csv/parquet with a file_name column, or image.jpg + image.txt "
         "caption sidecars) or a .jsonl/.csv/.parquet manifest. Every row records source, "
-        "licence and URL; unreadable rows are skipped with a reason."
+        "licence and URL; unreadable rows are skipped with a reason. Manifest rows may name "
+        "only files inside the manifest's folder unless allow_outside_root = true; file names "
+        "that are not UTF-8 are skipped (undecodable-path)."
     )
 
     class Params(RowParams):
@@ -85,6 +93,9 @@ class FilesCollector(Collector):
             return
         for img in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
             rel = img.relative_to(root).as_posix()
+            if not utf8_path(rel):  # the OS gives such names as bytes (lone surrogates)
+                yield Skip("undecodable-path", printable_path(rel), "file name is not UTF-8")
+                continue
             row: dict[str, Any] = {"file_name": rel}
             sidecar = img.with_suffix(".txt")
             if sidecar.is_file():

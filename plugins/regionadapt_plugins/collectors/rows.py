@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ class RowParams(Strict):
     embed: bool = True
     # Rows without a caption are skipped ("missing-field: text") unless this is False.
     require_text: bool = True
+    # A manifest row may name only files inside the collector's folder (the manifest's folder):
+    # a row pointing at /etc/... or ../.. is skipped ("outside-root") unless this is True.
+    allow_outside_root: bool = False
 
 
 _FALLBACK_IMAGE = ("image", "image_path", "file_name", "img", "jpg", "png")
@@ -67,11 +71,30 @@ def _text(value: Any, field: str, where: str) -> str | Skip:
     return value
 
 
+def printable_path(path: str | Path) -> str:
+    """A file name for messages and records even when it is not valid UTF-8: the OS gives such
+    names as lone surrogates; their bytes are shown escaped (``caf\\xe9.jpg``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def utf8_path(path: str | Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def image_of(
-    value: Any, base_dir: Path | None, embed: bool, where: str
+    value: Any,
+    base_dir: Path | None,
+    embed: bool,
+    where: str,
+    allow_outside_root: bool = True,
 ) -> tuple[bytes | None, str] | Skip:
     """(bytes, path) from whatever a source stores: raw bytes, an HF Image dict, a path, a PIL
-    image. A path that does not exist is a skip, never a silent gap."""
+    image. A path that does not exist is a skip, never a silent gap; with a ``base_dir`` and
+    ``allow_outside_root`` False, a path that leaves ``base_dir`` is a skip too."""
     if isinstance(value, (bytes, bytearray)):
         return bytes(value), ""
     if isinstance(value, dict):
@@ -87,6 +110,16 @@ def image_of(
     path = Path(str(value))
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
+    if not utf8_path(path):
+        return Skip("undecodable-path", where, f"file name is not UTF-8: {printable_path(path)}")
+    if base_dir is not None and not allow_outside_root:
+        root = base_dir.resolve()
+        if not path.resolve().is_relative_to(root):
+            return Skip(
+                "outside-root",
+                where,
+                f"{path} is outside {root} (set allow_outside_root = true to read it)",
+            )
     if not path.is_file():
         return Skip("image-missing", where, f"image file not found: {path}")
     if not embed:
@@ -113,7 +146,7 @@ def row_to_sample(
     if image is None:
         key, image = _pick(row, p.image_column, _FALLBACK_IMAGE)
         used.add(key or "")
-    img = image_of(image, base_dir, p.embed, where)
+    img = image_of(image, base_dir, p.embed, where, p.allow_outside_root)
     if isinstance(img, Skip):
         return img
     text_key, text_value = _pick(row, p.text_column, _FALLBACK_TEXT)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from regionadapt.components import Collector, Context, DatasetLoader
+from regionadapt.components import OPTIONAL_BENCHMARK_FIELDS, Collector, Context, DatasetLoader
 from regionadapt.hookspecs import hookimpl
 from regionadapt.schema import Strict
 
@@ -90,6 +90,8 @@ class DemoWorldBenchmark(DatasetLoader):
             rows = world.regional_benchmark(split, per_concept=p.per_concept)
         else:
             rows = world.global_benchmark(split, per_concept=p.per_concept)
+        # The schema gained optional columns (``reference``) after the world was written.
+        rows = [{**OPTIONAL_BENCHMARK_FIELDS, **r} for r in rows]
         return datasets.Dataset.from_list(rows, features=features())
 
 

@@ -41,6 +41,10 @@ def embedding_base(seed: int = 0) -> Path:
     final = cache_root() / "demo-world" / f"embedding-{key}"
     if (final / "open_clip_model.safetensors").exists():
         return final
+    from regionadapt.rundir import check_writable
+
+    # Before the minute of pretraining, not after it: an unwritable cache is named now.
+    check_writable(final.parent, f"the model cache ({final.parent}; set REGIONADAPT_CACHE)")
     import datasets
 
     from regionadapt_plugins.demo_world.world import DemoWorld
@@ -51,7 +55,10 @@ def embedding_base(seed: int = 0) -> Path:
         train_contrastive,
     )
 
-    log("demo world: pretraining the embedding base model on the global part (once, cached)")
+    log(
+        "demo world: pretraining the demo base model on the global part (once, then cached; "
+        "about a minute on 2 idle cores)"
+    )
     world = DemoWorld(pack=None, seed=seed)  # the global part needs no pack
     rows = world.global_training_set(PER_CONCEPT)
     model = create_model(EMBEDDING_MODEL_CFG)
@@ -60,6 +67,7 @@ def embedding_base(seed: int = 0) -> Path:
         datasets.Dataset.from_list(rows),
         TuneParams(**{**EMBEDDING_PRETRAIN, "seed": seed}),
         log=log,
+        task="demo base pretraining",
     )
     if summary.get("steps", 0) == 0:
         raise StageError("demo world: base-model pretraining made no step")

@@ -29,6 +29,20 @@ SPLIT_SEEDS = {"train": 0, "validation": 1, "test": 2}
 WORLD_COUNTRIES = ("US", "DE", "BR", "IN", "NG", "JP", "FR", "MX", "EG", "GB", "CN", "AU")
 LICENSE = "CC0-1.0 (generated)"
 MIN_REGIONAL = 4
+# English phrasings the regional benchmark asks with and the training pool never uses (it
+# captions with the bare name or "a photo of <name>").
+UNSEEN_TEMPLATES = ("an image of {}", "{}, seen up close", "a picture showing {}")
+
+
+def _lang_for(c: Concept, lang: str) -> str:
+    """``lang`` if the concept has a name in it, else English, else its first language."""
+    return lang if lang in c.forms else ("eng" if "eng" in c.forms else sorted(c.forms)[0])
+
+
+def training_forms(forms: tuple[str, ...]) -> tuple[str, ...]:
+    """The names the training pool uses: all but the last when there are several (the last
+    is held out for the regional benchmark, a phrasing tuning never saw)."""
+    return forms[:-1] if len(forms) > 1 else forms
 
 
 def _seed(*parts: object) -> int:
@@ -73,7 +87,9 @@ class DemoWorld:
         return [Concept(i, "distractor", sigs[i], {"eng": (name,)}, (cc,)) for i, name, cc in items]
 
     def _pick_entries(self):
-        """Spread the chosen lexicon entries over categories and countries (round robin)."""
+        """Spread the chosen lexicon entries over categories, languages and countries (round
+        robin): every pack language the lexicon has names in gets a regional concept, so the
+        regional benchmark asks in every one of them."""
         lexicon = list(self.pack.lexicon)
         if len(lexicon) < MIN_REGIONAL:
             raise StageError(
@@ -86,19 +102,22 @@ class DemoWorld:
             by_cat.setdefault(e.category, []).append(e)
         for group in by_cat.values():
             rng.shuffle(group)
-        picked, seen_countries = [], set()
+        picked, seen_countries, seen_langs = [], set(), set()
+
+        def novelty(e) -> tuple[bool, bool]:
+            # An entry naming a language not yet represented first, then a new country.
+            return (bool(set(e.forms) - seen_langs), bool(set(e.countries) - seen_countries))
+
         while len(picked) < min(self.regional_concepts, len(lexicon)):
             for cat in sorted(by_cat):
                 group = by_cat[cat]
                 if not group:
                     continue
-                # Prefer an entry from a country not yet represented.
-                idx = next(
-                    (i for i, e in enumerate(group) if not set(e.countries) & seen_countries), 0
-                )
-                e = group.pop(idx)
+                best = max(novelty(e) for e in group)
+                e = group.pop(next(i for i, e in enumerate(group) if novelty(e) == best))
                 picked.append(e)
                 seen_countries |= set(e.countries)
+                seen_langs |= set(e.forms)
                 if len(picked) == min(self.regional_concepts, len(lexicon)):
                     break
         return picked
@@ -122,7 +141,7 @@ class DemoWorld:
             langs = sorted(c.forms)
             for _ in range(per_regional):
                 lang = prng.choice(langs)
-                form = prng.choice(c.forms[lang])
+                form = prng.choice(training_forms(c.forms[lang]))
                 text = f"a photo of {form}" if lang == "eng" and prng.random() < 0.5 else form
                 yield self._sample(n, c, rng, text, lang, prng.choice(c.countries))
                 n += 1
@@ -170,29 +189,36 @@ class DemoWorld:
         )
 
     # -- benchmarks ---------------------------------------------------------------------------
-    def regional_benchmark(self, split: str, per_concept: int = 8, options: int = 4) -> list[dict]:
-        """Multiple choice: a picture of a regional concept, its name among ``options`` names of
-        other regional concepts, all in one language the concept has a name in."""
+    def regional_benchmark(self, split: str, per_concept: int = 8, options: int = 8) -> list[dict]:
+        """Multiple choice: a picture of a regional concept, its name among ``options`` names.
+
+        Built not to saturate, so that base, tuned and each merge differ on the regional axis:
+        - the wrong names are, where possible, of concepts *confusable* with the right one
+          (sharing its shape or its colour), the rest drawn at random;
+        - the names are phrased as tuning never saw them: a held-out synonym where the lexicon
+          has several, else an unseen template in English, else the bare name;
+        - the asked language cycles over every language the concept has a name in, so every
+          pack language with lexicon names is asked. Wrong names come in the same language
+          where enough concepts have one, else in English.
+        """
         rng = np.random.default_rng(
             _seed("bench-regional", self.pack.id, self.seed, SPLIT_SEEDS[split])
         )
         prng = random.Random(
             _seed("bench-regional-text", self.pack.id, self.seed, SPLIT_SEEDS[split])
         )
+        options = min(options, len(self.regional))
         rows = []
         for c in self.regional:
-            for _ in range(per_concept):
-                langs = sorted(c.forms)
-                lang = prng.choice(langs)
-                others = [o for o in self.regional if o.id != c.id and lang in o.forms]
-                if len(others) < options - 1:
-                    lang = "eng" if "eng" in c.forms else lang
-                    others = [o for o in self.regional if o.id != c.id and lang in o.forms]
-                if len(others) < options - 1:
-                    continue
-                wrong = prng.sample(others, options - 1)
-                opts = [prng.choice(o.forms[lang]) for o in [c, *wrong]]
-                order = list(range(options))
+            langs = sorted(c.forms)
+            offset = prng.randrange(len(langs))
+            for k in range(per_concept):
+                lang = langs[(k + offset) % len(langs)]
+                wrong = self._confusable(c, options - 1, lang, prng)
+                opts = [self._phrase(o, _lang_for(o, lang), prng) for o in [c, *wrong]]
+                if len(set(opts)) < len(opts):  # two concepts share a name: ask in English
+                    opts = [self._phrase(o, _lang_for(o, "eng"), prng) for o in [c, *wrong]]
+                order = list(range(len(opts)))
                 prng.shuffle(order)
                 rows.append({
                     "id": f"demo-{self.pack.id}-{split}-r{len(rows):05d}",
@@ -201,11 +227,37 @@ class DemoWorld:
                     "options": [opts[i] for i in order],
                     "answer": order.index(0),
                     "label": "",
+                    "reference": "",
                     "country": prng.choice(c.countries),
                     "lang": lang,
                     "meta": f'{{"concept": "{c.id}", "category": "{c.category}"}}',
                 })  # fmt: skip
         return rows
+
+    def _confusable(self, c: Concept, n: int, lang: str, prng: random.Random) -> list[Concept]:
+        """``n`` other regional concepts: up to half sharing c's shape or colour, the rest any;
+        within each, those with a name in ``lang`` first (a lone name in the asked language
+        among English ones would give the answer away)."""
+        others = [o for o in self.regional if o.id != c.id]
+        prng.shuffle(others)
+        others.sort(key=lambda o: lang not in o.forms)  # stable: random within each tier
+        close = [
+            o
+            for o in others
+            if o.signature.shape == c.signature.shape or o.signature.colour == c.signature.colour
+        ]
+        hard = close[: (n + 1) // 2]
+        return hard + [o for o in others if o not in hard][: n - len(hard)]
+
+    @staticmethod
+    def _phrase(c: Concept, lang: str, prng: random.Random) -> str:
+        forms = c.forms[lang]
+        held_out = forms[len(training_forms(forms)) :]
+        if held_out:
+            return prng.choice(held_out)
+        if lang == "eng":
+            return prng.choice(UNSEEN_TEMPLATES).format(forms[0])
+        return forms[0]
 
     def global_benchmark(self, split: str, per_concept: int = 10) -> list[dict]:
         """Zero-shot classification over the everyday concepts, English class names."""
@@ -221,6 +273,7 @@ class DemoWorld:
                     "options": [],
                     "answer": -1,
                     "label": c.id,
+                    "reference": "",
                     "country": prng.choice(WORLD_COUNTRIES),
                     "lang": "eng",
                     "meta": f'{{"concept": "{c.id}"}}',

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from regionadapt.components import Filter
-from regionadapt.data.images import ImageMissing, image_bytes, open_image
+from regionadapt.data.images import (
+    ImageMissing,
+    ImageTooLarge,
+    image_bytes,
+    image_size,
+    open_image,
+)
 from regionadapt.schema import Strict
 
 
@@ -39,13 +44,10 @@ class QualityFilter(Filter):
                 return True
             return False, f"image-missing: {exc}"
         try:
-            from PIL import Image
-
-            with Image.open(io.BytesIO(data)) as probe:
-                w, h = probe.size
-            if w * h > self.params.max_pixels:
-                return False, f"image-too-large: {w}x{h} > {self.params.max_pixels} pixels"
+            image_size(data, self.params.max_pixels)
             img = open_image(data)
+        except ImageTooLarge as exc:  # a decompression bomb among them
+            return False, f"image-too-large: {exc}"
         except Exception as exc:  # PIL raises many types for bad data
             msg = str(exc) or type(exc).__name__
             code = "image-truncated" if "truncated" in msg.lower() else "image-unreadable"

@@ -41,7 +41,8 @@ class OpenClipBackend(Backend):
         from regionadapt_plugins.openclip_backend.model import load_model, save_checkpoint
 
         mp = model
-        ctx.log(f"open_clip: loading base model {mp.model} (pretrained={mp.pretrained})")
+        weights = f" with pretrained weights {mp.pretrained!r}" if mp.pretrained else ""
+        ctx.log(f"open_clip: loading base model {mp.model}{weights}")
         model = load_model(mp.model, mp.pretrained, precision=mp.precision)
         save_checkpoint(model, Path(out_dir))
 

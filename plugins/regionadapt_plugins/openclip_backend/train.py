@@ -9,7 +9,6 @@ process gets (CPU, one GPU, or a DDP rank started by :mod:`.distributed`). Under
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ Log = Callable[[str], None]
 
 
 def train_contrastive(
-    model: EmbeddingModel, dataset: Any, params: TuneParams, log: Log = print
+    model: EmbeddingModel, dataset: Any, params: TuneParams, log: Log = print, task: str = ""
 ) -> dict[str, Any]:
     """Fine-tune ``model`` in place on image/text pairs; return a summary of the run.
 
@@ -33,12 +32,14 @@ def train_contrastive(
     column and an ``image`` (encoded bytes) or ``image_path`` column. With ``method="lora"``
     the adapters are fused before returning: ``model.model`` is a plain open_clip model.
     With ``params.processes > 1`` the work runs in that many DDP worker processes.
+    ``task`` names the run on screen (default "open_clip <method> tuning"; the demo world's
+    base says "demo base pretraining").
     """
     if params.processes > 1:
         from regionadapt_plugins.openclip_backend.distributed import train_in_workers
 
         return train_in_workers(model, dataset, params, log)
-    return run_training(model, dataset, params, log)
+    return run_training(model, dataset, params, log, task=task)
 
 
 def _is_vision(name: str) -> bool:
@@ -130,6 +131,7 @@ def run_training(
     *,
     grads_out: str | Path | None = None,
     on_step: Callable[[torch.nn.Module, int], None] | None = None,
+    task: str = "",
 ) -> dict[str, Any]:
     """The training loop, in this process, under ``accelerate``.
 
@@ -141,7 +143,8 @@ def run_training(
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from open_clip.loss import ClipLoss
-    from tqdm.auto import tqdm
+
+    from regionadapt.progress import Progress, human, human_duration, verbosity
 
     t_start = time.perf_counter()
     _reset_accelerate_state()
@@ -164,11 +167,11 @@ def run_training(
         n, skipped = len(ds), 0
     steps, epochs = D.total_steps(n, params.batch_size, world, params.epochs, params.max_steps)
     prepare_s = time.perf_counter() - t_start
+    task = task or f"open_clip {params.method} tuning"
     say(
-        f"open_clip {params.method} tuning: {n} samples"
-        f"{' (preloaded)' if preloaded is not None else ' (streamed)'}, {steps} steps, "
-        f"{epochs} epoch(s), global batch {params.batch_size} on {world} process(es), "
-        f"{skipped} image(s) skipped, data ready in {prepare_s:.1f}s"
+        f"{task}: {n} samples{' (preloaded)' if preloaded is not None else ' (streamed)'}, "
+        f"{steps} steps, {epochs} epoch(s), global batch {params.batch_size} on {world} "
+        f"process(es), {skipped} image(s) skipped, data ready in {human_duration(prepare_s)}"
     )
 
     net = _prepare_network(model, params)
@@ -195,9 +198,11 @@ def run_training(
     t_train = time.perf_counter()
     if on_step is not None and main:
         on_step(accelerator.unwrap_model(net), 0)
-    bar = tqdm(
-        total=steps, desc="tune", unit="step", file=sys.stderr, disable=None if main else True
-    )
+    # One bar on the main process; a DDP worker's stderr is a pipe, so its plain status lines
+    # go through ``say``, which forwards them to the parent.
+    bar = Progress(steps if main else 0, task, "step", sink=None if world == 1 else say)
+    if not main:
+        bar.close()
     for epoch in range(epochs):
         plan = D.plan_epoch(n, params.batch_size, world, rank, epoch, params.seed)
         if preloaded is not None:
@@ -242,12 +247,15 @@ def run_training(
             step += 1
             if on_step is not None and main:
                 on_step(accelerator.unwrap_model(net), step)
+            shown: dict[str, float] = {}
             if step == 1 or step == steps or step % params.log_every == 0:
                 value = float(accelerator.reduce(loss.detach(), reduction="mean"))
                 losses.append((step, value))
-                if step % params.log_every == 0:
-                    say(f"step {step}/{steps} epoch {epoch + 1} loss {value:.4f}")
-            bar.update(1)
+                shown["loss"] = value
+                if step % params.log_every == 0 and verbosity() == "verbose":
+                    say(f"{task}: step {step}/{steps}, epoch {epoch + 1}, loss {human(value, 4)}")
+            if main:
+                bar.update(1, **shown)
     bar.close()
     train_s = time.perf_counter() - t_train
 
@@ -284,8 +292,9 @@ def run_training(
         "preloaded": preloaded is not None,
     }
     say(
-        f"tuned {step} steps in {train_s:.1f}s ({summary['samples_per_s']} samples/s), "
-        f"loss {summary['first_loss']} -> {summary['last_loss']}"
+        f"{task}: {step} steps in {human_duration(train_s)} "
+        f"({human(summary['samples_per_s'])} samples/s), "
+        f"loss {human(summary['first_loss'])} -> {human(summary['last_loss'])}"
     )
     return summary
 

@@ -1,4 +1,5 @@
-"""``regionadapt plugins list``: what is installed and which hooks each plugin implements."""
+"""``regionadapt plugins list``: what is installed, its state (ok, failed to load, failed in a
+hook) with its last error, and which hooks and components each plugin provides."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ app = typer.Typer(help="Installed plugins.", no_args_is_help=True)
 def list_(
     components: bool = typer.Option(True, help="Also list the components each registers."),
 ) -> None:
-    """Each plugin: name, distribution and version, hooks, where it came from; failures too."""
+    """Each plugin: name, distribution and version, state and last error, hooks, components."""
     from regionadapt.plugins import KINDS, plugin_infos, registry
 
     owned: dict[str, list[str]] = {}
@@ -29,9 +30,12 @@ def list_(
     for info in plugin_infos():
         dist = f"{info.dist} {info.version}" if info.dist else "(in-process)"
         typer.echo(f"{info.name}  [{dist}]  from {info.origin}")
-        if info.error:
+        typer.echo(f"    state: {info.state}")
+        if not info.loaded:
             typer.echo(f"    FAILED TO LOAD (skipped): {info.error}")
             continue
+        if info.error:
+            typer.echo(f"    last error: {info.error}")
         typer.echo(f"    hooks: {', '.join(info.hooks) or '-'}")
         if owned.get(info.name):
             typer.echo(f"    provides: {', '.join(owned[info.name])}")

@@ -25,6 +25,13 @@ def list_() -> None:
             )
         except PackError as exc:
             typer.echo(f"{pack_id:<12} INVALID ({source.path}): {str(exc).splitlines()[0]}")
+    # Packs that could not even be keyed by id (missing, not TOML, a duplicate id): listed so
+    # that their author sees why, while every other pack stays usable.
+    for owner, source in reg.rejected:
+        typer.echo(
+            f"{source.id:<12} INVALID ({reg.describe(owner)}: {source.path}): "
+            f"{str(source.error).splitlines()[0]}"
+        )
 
 
 @app.command()

@@ -12,21 +12,49 @@ CONFIG_HELP = "Project file written by `regionadapt init`."
 
 def _open(config: Path, arch: str | None, run_dir: Path | None):
     from regionadapt.lifecycle import open_project
+    from regionadapt.progress import quiet_third_party
 
+    quiet_third_party()  # datasets' own bars would interleave with ours
     return open_project(config, arch, run_dir)
 
 
-def _finish(project, timings: dict[str, float]) -> None:
+def _run(project, stages: list[str], force_from: str | None) -> tuple[dict[str, float], set[str]]:
+    """Run the stages; also return those found up to date (their manifest record is unchanged)."""
+    from regionadapt.lifecycle import run_stages
+
+    before = project.run.manifest()
+    timings = run_stages(project, stages, force_from=force_from)
+    after = project.run.manifest()
+    skipped = {s for s in timings if s in before and before[s] == after.get(s)}
+    return timings, skipped
+
+
+def _finish(project, ran: tuple[dict[str, float], set[str]]) -> None:
+    from regionadapt.progress import human_duration
     from regionadapt.report import load_results, text_report
 
+    timings, skipped = ran
+    evaluated = project.run.stage_dir("evaluate")
     typer.echo("")
-    if (project.run.stage_dir("evaluate") / "results.json").exists():
+    if (evaluated / "results.json").exists():
         typer.echo(text_report(load_results(project.run.root)))
-    typer.echo("")
-    typer.echo("stage timings: " + ", ".join(f"{s} {t:.1f}s" for s, t in timings.items()))
-    typer.echo(
-        f"run directory: {project.run.root}  (report: {project.run.root / 'evaluate' / 'report.md'})"
-    )
+        typer.echo("")
+    if skipped == set(timings):
+        typer.echo(
+            f"{', '.join(timings)}: up to date, skipped (--force to redo; `adapt --force STAGE` "
+            "redoes a stage and every later one)"
+        )
+    else:
+        typer.echo(
+            "stage timings: "
+            + ", ".join(
+                f"{s} skipped (up to date)" if s in skipped else f"{s} {human_duration(t)}"
+                for s, t in timings.items()
+            )
+        )
+    reports = [evaluated / n for n in ("report.html", "report.md") if (evaluated / n).exists()]
+    shown = f"  (report: {', '.join(map(str, reports))})" if reports else ""
+    typer.echo(f"run directory: {project.run.root}{shown}")
 
 
 def register(app: typer.Typer) -> None:
@@ -42,11 +70,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run collect -> filter -> tune -> merge -> evaluate; finished stages are skipped."""
-        from regionadapt.lifecycle import run_stages
-
         project = _open(config, arch, run_dir)
-        timings = run_stages(project, list(STAGES), force_from=force)
-        _finish(project, timings)
+        _finish(project, _run(project, list(STAGES), force))
 
     def make_stage(stage: str):
         def command(
@@ -61,11 +86,8 @@ def register(app: typer.Typer) -> None:
                 None, help="Run directory (default: <run_root>/<region>-<arch>)."
             ),
         ) -> None:
-            from regionadapt.lifecycle import run_stages
-
             project = _open(config, arch, run_dir)
-            timings = run_stages(project, [stage], force_from=stage if force else None)
-            _finish(project, timings)
+            _finish(project, _run(project, [stage], stage if force else None))
 
         command.__doc__ = (
             f"Run the {stage} stage alone (resumable; reads the earlier stages' outputs)."
@@ -84,21 +106,28 @@ def register(app: typer.Typer) -> None:
             None, help="Run directory (default: <run_root>/<region>-<arch>)."
         ),
         explain: str = typer.Option(
-            None, metavar="SAMPLE_ID", help="Say why this sample was kept or dropped."
+            None,
+            metavar="SAMPLE_ID",
+            help="Say why this sample was kept or dropped. A pattern ('*', 'demo-sea-0001*') lists "
+            "the matching sample ids with their fate.",
         ),
     ) -> None:
         """Run the filter stage alone, or explain one sample's fate with --explain."""
         project = _open(config, arch, run_dir)
         if explain is not None:
-            from regionadapt.data import explain as explain_sample
+            from regionadapt.data.explain import explain as explain_sample
+            from regionadapt.data.explain import is_pattern, list_ids
             from regionadapt.lifecycle import require_finished
 
             require_finished(project, "filter")
-            typer.echo(explain_sample(project.run.stage_dir("filter"), explain))
+            folder = project.run.stage_dir("filter")
+            typer.echo(
+                list_ids(folder, explain)
+                if is_pattern(explain)
+                else explain_sample(folder, explain)
+            )
             return
-        from regionadapt.lifecycle import run_stages
-
-        _finish(project, run_stages(project, ["filter"], force_from="filter" if force else None))
+        _finish(project, _run(project, ["filter"], "filter" if force else None))
 
     @app.command(name="merge")
     def merge_cmd(
@@ -127,7 +156,5 @@ def register(app: typer.Typer) -> None:
                 f"merged {report.tensors} tensors ({report.bytes_out / 1e9:.2f} GB) in {report.seconds:.1f}s"
             )
             return
-        from regionadapt.lifecycle import run_stages
-
         project = _open(config, arch, run_dir)
-        _finish(project, run_stages(project, ["merge"], force_from="merge" if force else None))
+        _finish(project, _run(project, ["merge"], "merge" if force else None))

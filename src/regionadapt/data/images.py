@@ -24,14 +24,42 @@ def image_bytes(sample: dict[str, Any]) -> bytes:
         raise ImageMissing(f"image file unreadable: {path}: {exc.strerror or exc}") from None
 
 
-def open_image(data: bytes):
-    """Decode fully (not just the header): truncated files fail here, not later in training."""
+class ImageTooLarge(Exception):
+    """More pixels than allowed (a decompression bomb among them). The message says how many."""
+
+
+def image_size(data: bytes, max_pixels: int | None = None) -> tuple[int, int]:
+    """Width and height from the header alone; :class:`ImageTooLarge` above ``max_pixels``.
+
+    PIL refuses images above twice its own limit (``DecompressionBombError``) before it says
+    their size: that is a too-large image, not an unreadable one.
+    """
     import io
 
     from PIL import Image
 
-    img = Image.open(io.BytesIO(data))
-    img.load()
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            w, h = probe.size
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(str(exc)) from None
+    if max_pixels is not None and w * h > max_pixels:
+        raise ImageTooLarge(f"{w}x{h} > {max_pixels} pixels")
+    return w, h
+
+
+def open_image(data: bytes):
+    """Decode fully (not just the header): truncated files fail here, not later in training.
+    A decompression bomb raises :class:`ImageTooLarge`."""
+    import io
+
+    from PIL import Image
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(str(exc)) from None
     return img
 
 

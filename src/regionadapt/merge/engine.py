@@ -305,7 +305,7 @@ def _copy_rest(src: Checkpoint, tmp: Path) -> list[str]:
 def _install(tmp: Path, out: Path, overwrite: bool) -> None:
     if out.exists():
         if not overwrite:
-            raise MergeError(f"{out}: output already exists (pass overwrite=True to replace it)")
+            raise MergeError(f"{out}: output already exists (overwrite = true replaces it)")
         old = out.with_name(f".old-{out.name}-{os.getpid()}")
         os.replace(out, old)
         os.replace(tmp, out)
@@ -355,13 +355,16 @@ def merge_checkpoints(
     out_tag = check_dtype_name(dtype)
     ckpts, base_ckpt = open_and_check(models, base, files, dtype)
     if out.exists() and not overwrite:
-        raise MergeError(f"{out}: output already exists (pass overwrite=True to replace it)")
+        raise MergeError(f"{out}: output already exists (overwrite = true replaces it)")
     resolved = out.resolve()
     for c in ckpts + ([base_ckpt] if base_ckpt else []):
         if resolved == c.path.resolve() or resolved in c.path.resolve().parents:
             raise MergeError(f"{out}: output would overwrite the input {c.path}")
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    from regionadapt.rundir import clean_stale_siblings
+
+    clean_stale_siblings(out.parent, f"{out.name}-")  # .tmp-<out>-<pid> left by a killed merge
     tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     reader = TensorReader()

@@ -168,7 +168,7 @@ def fuse_adapter(
             )
     out = Path(out)
     if out.exists() and not overwrite:
-        raise MergeError(f"{out}: output already exists (pass overwrite=True to replace it)")
+        raise MergeError(f"{out}: output already exists (overwrite = true replaces it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -282,7 +282,7 @@ def merge_adapters(
     )
     out = Path(out)
     if out.exists() and not overwrite:
-        raise MergeError(f"{out}: output already exists (pass overwrite=True to replace it)")
+        raise MergeError(f"{out}: output already exists (overwrite = true replaces it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
