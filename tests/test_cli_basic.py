@@ -25,6 +25,7 @@ COMMANDS = [
     "report",
     "regions",
     "plugins",
+    "t2i-rating",  # the built-in t2i_eval plugin's rating kit
 ]
 
 

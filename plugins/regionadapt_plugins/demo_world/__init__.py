@@ -135,3 +135,10 @@ def register_collectors(register):
 @hookimpl
 def register_datasets(register):
     register(DemoWorldBenchmark)
+
+
+@hookimpl
+def register_evaluators(register):
+    from regionadapt_plugins.demo_world.t2i_judge import DemoClipScore
+
+    register(DemoClipScore)

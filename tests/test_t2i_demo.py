@@ -1,0 +1,97 @@
+"""The demo world's text-to-image parts: the model source init writes, the base pipeline's
+architecture (as docs/performance.md found workable), its tokenizer, a short pretraining, the
+demo prompts and the whole-world judge's training rows."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from data_kit import make_pack  # noqa: E402
+from regionadapt_plugins.demo_world import t2i_base as B  # noqa: E402
+from regionadapt_plugins.demo_world import t2i_judge as J  # noqa: E402
+from regionadapt_plugins.demo_world.sources import SOURCES  # noqa: E402
+from regionadapt_plugins.demo_world.world import DemoWorld  # noqa: E402
+
+from regionadapt.components import Context  # noqa: E402
+from regionadapt.plugins import registry  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def test_the_t2i_source_writes_a_valid_demo_config():
+    src = SOURCES["t2i"]()
+    backend = registry("backends").get("diffusers")
+    tune = backend.TuneParams(**src.tune)
+    assert tune.method == "lora" and tune.max_steps
+    assert max(src.merge_grid) >= 0.9
+    roles = set()
+    for b in src.benchmarks:
+        ev = registry("evaluators").get(b["evaluator"])
+        ev(b["params"])  # validates
+        roles.add(b["role"])
+    assert roles == {"regional", "global"}
+    backend.ModelParams(**src.placeholder)
+
+
+def test_the_base_pipeline_architecture(tmp_path):
+    pipe = B.build_pipeline()
+    n = sum(p.numel() for p in pipe.unet.parameters())
+    assert 0.8e6 < n < 1.2e6
+    attn = {name.split(".attentions")[0] for name, _ in pipe.unet.named_modules()
+            if ".attentions." in name}  # fmt: skip
+    assert attn == {"down_blocks.2", "mid_block", "up_blocks.0"}  # the lowest level only
+    assert pipe.vae_scale_factor == 1 and sum(p.numel() for p in pipe.vae.parameters()) < 12_000
+    assert pipe.scheduler.config.prediction_type == "sample"
+    ids = pipe.tokenizer("a photo of ต้มยำ").input_ids
+    # one token per byte (spaces split words, they are not tokens), no unknown token
+    assert ids[0] == 512 and ids[-1] == 513 and len(ids) == 2 + len("aphotoofต้มยำ".encode())
+
+
+def test_a_short_pretraining_runs_and_saves_a_loadable_pipeline(tmp_path):
+    import json
+
+    pipe = B.build_pipeline()
+    rows = DemoWorld(pack=None).global_training_set(2)
+    cfg = {**B.PRETRAIN, "steps": 3, "vae_steps": 2, "batch_size": 4}
+    summary = B.pretrain(pipe, rows, cfg, seed=0)
+    assert summary["steps"] == 3 and summary["first_loss"] > 0
+    assert pipe.vae.config.scaling_factor != 0.18215  # set from the latents' spread
+    pipe.save_pretrained(str(tmp_path / "p"), safe_serialization=True)
+    (tmp_path / "p" / "regionadapt_t2i.json").write_text(json.dumps(B.GENERATION))
+    handle = registry("backends").get("diffusers")().load(tmp_path / "p")
+    assert handle.resolution == 32 and handle.num_inference_steps == 20
+    img = handle.generate(["a photo of a dog"], seed=0, num_inference_steps=2)[0]
+    assert img.size == (32, 32)
+
+
+def test_demo_prompts_and_judge_rows_cover_the_world(tmp_path):
+    pack = make_pack(tmp_path)
+    world = DemoWorld(pack=pack, seed=0, regional_concepts=6)
+    reg = J.demo_prompts(world, "regional", "test", 2)
+    assert {p["concept"] for p in reg} == {c.id for c in world.regional}
+    assert len(reg) == 2 * len(world.regional)
+    assert J.demo_prompts(world, "regional", "test", 2) == reg  # deterministic
+    assert J.demo_prompts(world, "regional", "validation", 2) != reg
+    glob = J.demo_prompts(world, "global", "test", 1)
+    assert [p["text"] for p in glob] == [f"a photo of a {c.id}" for c in world.global_]
+    rows = J.judge_training_rows(world, 2)
+    assert len(rows) == 2 * (len(world.global_) + len(world.regional))
+
+
+def test_demo_clip_score_uses_the_given_judge(tmp_path):
+    import openclip_tiny
+    import t2i_tiny as T
+
+    pack = make_pack(tmp_path)
+    judge = openclip_tiny.tiny_base(tmp_path)["model"]
+    gen = registry("backends").get("diffusers")().load(T.tiny_base(tmp_path)["model"])
+    ev = registry("evaluators").get("demo-clip-score")(
+        {"part": "global", "per_concept": 1, "judge": judge, "num_inference_steps": 2}
+    )
+    res = ev.evaluate(gen, Context(pack=pack), "test")
+    res.check("demo-clip-score")
+    assert res.n == 24 and res.raw_name == "CLIPScore"
+    assert set(res.groups["category"]) == {"everyday"}
