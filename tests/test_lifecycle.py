@@ -374,3 +374,8 @@ def test_a_method_the_sweep_cannot_drive_is_refused_when_the_project_opens(proje
     with pytest.raises(ConfigError, match="embedding.merge"):
         open_project(path, "embedding")
     assert not (project_dir / "runs").exists()
+
+
+def test_choose_without_a_retention_floor_works_when_the_base_scores_zero_global():
+    points = [{"b": 0.5, "grp": 0.2, "global": 0.0}, {"b": 0.75, "grp": 0.3, "global": 0.1}]
+    assert choose(points, base_global=0.0, min_retention=0.0)["b"] == 0.75

@@ -440,7 +440,9 @@ def choose(
     allowed = [
         p
         for p in points
-        if metrics.global_retention(p["global"], base_global) >= min_retention - 1e-12
+        # no constraint: every ratio may win (also when the base's global score is 0)
+        if min_retention <= 0
+        or metrics.global_retention(p["global"], base_global) >= min_retention - 1e-12
     ]
     if not allowed:
         raise StageError(
