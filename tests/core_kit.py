@@ -105,6 +105,24 @@ name = "Own photos"
 license = "CC-BY-4.0"
 """
 
+# The smallest valid pack: one country, one language, weight a = 0.5 (fake-component tests).
+TESTLAND_PACK = """
+schema = 1
+id = "testland"
+name = "Testland"
+[globalisation]
+weight = 0.5
+measure = "test"
+source = "made up for a test"
+[[countries]]
+code = "AA"
+name = "Aland"
+[[languages]]
+code = "eng"
+name = "English"
+script = "Latn"
+"""
+
 HEAVY_MODULES = ("torch", "transformers", "diffusers", "open_clip", "datasets")
 
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from core_kit import TESTLAND_PACK
 
 from regionadapt.components import Backend, Collector, EvalResult, Evaluator, Filter
 from regionadapt.errors import ConfigError, StageError
@@ -131,22 +132,7 @@ class FakePlugin:
         register(FakeEvaluator)
 
 
-PACK = """
-schema = 1
-id = "testland"
-name = "Testland"
-[globalisation]
-weight = 0.5
-measure = "test"
-source = "made up for a test"
-[[countries]]
-code = "AA"
-name = "Aland"
-[[languages]]
-code = "eng"
-name = "English"
-script = "Latn"
-"""
+PACK = TESTLAND_PACK
 
 CONFIG = """
 region = "pack.toml"

@@ -14,28 +14,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from core_kit import run_cli, write_dist
+from core_kit import TESTLAND_PACK, run_cli, write_dist
 
 from regionadapt.config import load_config
 
 PLUGIN = Path(__file__).parent / "fixtures" / "plugins" / "fake_painter.py"
 
-PACK = """
-schema = 1
-id = "testland"
-name = "Testland"
-[globalisation]
-weight = 0.5
-measure = "test"
-source = "made up for a test"
-[[countries]]
-code = "AA"
-name = "Aland"
-[[languages]]
-code = "eng"
-name = "English"
-script = "Latn"
-[[benchmarks]]
+PACK = (
+    TESTLAND_PACK
+    + """[[benchmarks]]
 id = "paint-local"
 name = "Local paintings"
 hub_id = "org/paint-local"
@@ -52,6 +39,7 @@ task = "text-to-image"
 metric = "score"
 archs = ["t2i"]
 """
+)
 
 
 def expected_grp(b: float) -> float:
