@@ -149,3 +149,32 @@ def test_the_in_memory_sweep_scores_as_the_written_merge(installed, monkeypatch)
     finally:
         unregister_plugin("fake-painter-test")
         sys.modules.pop("fake_painter", None)
+
+
+def test_kept_candidates_are_written_even_when_the_sweep_could_run_in_memory(
+    installed, monkeypatch
+):
+    root, env = installed
+    res = run_cli("init", "--region", "pack.toml", "--model", "fake-painter:0", cwd=root, env=env)
+    assert res.returncode == 0, res.stderr
+    _own_data(root / "regionadapt.toml")
+    config = root / "regionadapt.toml"
+    config.write_text(
+        config.read_text().replace("keep_candidates = false", "keep_candidates = true")
+    )
+    monkeypatch.syspath_prepend(str(PLUGIN.parent))
+    import fake_painter
+
+    from regionadapt.lifecycle import open_project, run_stages
+    from regionadapt.plugins import register_plugin, unregister_plugin
+
+    register_plugin(fake_painter, "fake-painter-test")
+    try:
+        project = open_project(config)
+        run_stages(project, ["collect", "filter", "tune", "merge"])
+        kept = sorted(p.name for p in (project.run.stage_dir("merge") / "candidates").iterdir())
+        assert kept == ["b=0.25", "b=0.5"]  # the chosen b=0.75 became merge/model
+        assert (project.run.stage_dir("merge") / "model" / "unet.safetensors").is_file()
+    finally:
+        unregister_plugin("fake-painter-test")
+        sys.modules.pop("fake_painter", None)

@@ -376,13 +376,21 @@ def score(project: Project, ckpt: Path, split: str, label: str) -> dict[str, Any
         project.backend.unload(model)
 
 
-def score_ratio(project: Project, b: float, split: str, work: Path, keep: Path | None = None):
-    """Score the merge at ratio b: in memory where the backend can (a LoRA adapter at scale b,
-    for the linear method), else written to ``work`` (or loaded from ``keep`` when it exists)."""
+def score_ratio(
+    project: Project,
+    b: float,
+    split: str,
+    work: Path,
+    reuse: Path | None = None,
+    persist: bool = False,
+) -> dict[str, Any]:
+    """Score the merge at ratio b: from ``reuse`` when that candidate was kept; else in memory
+    where the backend can (a LoRA adapter at scale b, linear method) unless the weights must be
+    kept (``persist``); else written to ``work`` (removed afterwards unless ``persist``)."""
     label = ratio_label(b)
-    if keep is not None and keep.is_dir():
-        return score(project, keep, split, label)
-    if project.arch_cfg.merge.method == "linear":
+    if reuse is not None and reuse.is_dir():
+        return score(project, reuse, split, label)
+    if project.arch_cfg.merge.method == "linear" and not persist:
         tune_dir = project.run.stage_dir("tune")
         model = project.backend.interpolate(tune_dir / "base", tune_dir / "tuned", b)
         if model is not None:
@@ -394,7 +402,7 @@ def score_ratio(project: Project, b: float, split: str, work: Path, keep: Path |
     try:
         return score(project, work, split, label)
     finally:
-        if keep is None or work != keep:
+        if not persist:
             shutil.rmtree(work, ignore_errors=True)
 
 
@@ -510,9 +518,9 @@ def merge(project: Project, tmp: Path) -> dict[str, Any]:
         points = []
         for b in m.grid:
             cand = tmp / "candidates" / ratio_label(b)
-            keep = cand if m.keep_candidates else None
             point = cached(
-                ratio_label(b), lambda b=b, c=cand, k=keep: score_ratio(project, b, val, c, k)
+                ratio_label(b),
+                lambda b=b, c=cand: score_ratio(project, b, val, c, persist=m.keep_candidates),
             )
             point["b"] = b
             points.append(point)
@@ -584,8 +592,8 @@ def evaluate(project: Project, tmp: Path) -> dict[str, Any]:
     try:
         for b in project.arch_cfg.merge.grid:
             label = ratio_label(b)
-            keep = merge_dir / "model" if b == chosen else kept / label
-            entry = score_ratio(project, b, test, work / label, keep)
+            reuse = merge_dir / "model" if b == chosen else kept / label
+            entry = score_ratio(project, b, test, work / label, reuse=reuse)
             entry["b"] = b
             results["models"][label] = entry
             bar.update(1)
