@@ -123,6 +123,16 @@ name = "English"
 script = "Latn"
 """
 
+# CI (.ci/run sets CI=true) installs every system package the tests use (chromium,
+# wordnet-base): there a missing one must fail the test, not skip it silently.
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true")
+
+
+def missing(what: bool) -> bool:
+    """True when a test may skip because ``what`` is unavailable: never in CI."""
+    return what and not IN_CI
+
+
 HEAVY_MODULES = ("torch", "transformers", "diffusers", "open_clip", "datasets")
 
 

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import sacrebleu
+from core_kit import missing
 from culture_kit import COLOURS, FakeChat, ctx, png, save_schema
 from regionadapt_plugins.culture_eval import caption_report
 from regionadapt_plugins.culture_eval import text_metrics as tm
@@ -21,7 +22,9 @@ EN_HYP = ["the cat sat on the mat", "a dog runs in the park today"]
 EN_REF = ["the cat is sitting on the mat", "a dog is running in a park"]
 THA = word_tokenizer("tha", False)
 WORDNET, _ = find_wordnet()
-needs_wordnet = pytest.mark.skipif(WORDNET is None, reason="no WordNet data (wordnet-base)")
+needs_wordnet = pytest.mark.skipif(
+    missing(WORDNET is None), reason="no WordNet data (wordnet-base)"
+)
 
 
 def test_bleu_chrf_equal_sacrebleu_on_english():
@@ -98,7 +101,7 @@ def test_meteor_equals_nltk_and_uses_wordnet():
 def test_meteor_thai_hand_checked_and_unavailable_without_wordnet():
     ref, hyp = "ฉันกินข้าวเหนียวมะม่วงที่ตลาด", "ฉันกินข้าวเหนียวมะม่วง"
     assert tm.meteor([hyp], [ref], THA, None) == (None, "unavailable")
-    if WORDNET is None:
+    if missing(WORDNET is None):
         pytest.skip("no WordNet data")
     p, r = 1.0, 4 / 6  # 4 exact matches in one chunk
     fmean = p * r / (0.9 * p + 0.1 * r)

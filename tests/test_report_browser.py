@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import pytest
+from core_kit import missing
 from report_kit import make_results
 
 from regionadapt.report import render_report
@@ -42,7 +43,9 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-@pytest.mark.skipif(BROWSER is None, reason="no chromium installed (apt-get install -y chromium)")
+@pytest.mark.skipif(
+    missing(BROWSER is None), reason="no chromium installed (apt-get install -y chromium)"
+)
 def test_report_html_renders_in_headless_chromium(tmp_path):
     out = tmp_path / "report"
     out.mkdir()

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from core_kit import missing
 from regionadapt_plugins.t2i_eval.images import save_generated
 from regionadapt_plugins.t2i_eval.rating import export_sheet, import_ratings
 
@@ -80,8 +81,9 @@ def test_export_is_blind_and_shuffled(run, tmp_path):
 
 def test_the_page_round_trips_in_headless_chromium(run, tmp_path):
     browser = _chromium()
-    if browser is None:
+    if missing(browser is None):
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    assert browser is not None, "chromium is not installed (.ci/run installs it)"
     paths = export_sheet(run, tmp_path / "sheet", seed=1)
     url = paths["html"].resolve().as_uri() + "#selftest=2"
     out = subprocess.run(
