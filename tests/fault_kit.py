@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from core_kit import cli_command, write_dist
+from core_kit import TESTLAND_PACK, cli_command, write_dist
 
 FAKE_PLUGIN = '''
 import os
@@ -159,22 +159,7 @@ def register_evaluators(register):
     register(FaultEval)
 '''
 
-PACK = """
-schema = 1
-id = "testland"
-name = "Testland"
-[globalisation]
-weight = 0.5
-measure = "test"
-source = "made up for a test"
-[[countries]]
-code = "AA"
-name = "Aland"
-[[languages]]
-code = "eng"
-name = "English"
-script = "Latn"
-"""
+PACK = TESTLAND_PACK
 
 CONFIG = """
 region = "pack.toml"
