@@ -13,10 +13,8 @@ Public API::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from regionadapt.hookspecs import hookimpl
+from regionadapt.lazy import lazy_exports
 
 _LAZY = {
     "ModelParams": "params",
@@ -32,12 +30,7 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 @hookimpl

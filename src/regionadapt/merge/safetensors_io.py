@@ -41,7 +41,6 @@ DTYPES: dict[str, tuple[str, int]] = {
 FLOAT_TAGS = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 # user-facing dtype name -> safetensors tag
 OUTPUT_DTYPES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16", "float64": "F64"}
-TAG_BY_TORCH_NAME = {name: tag for tag, (name, _) in DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024
 
 
