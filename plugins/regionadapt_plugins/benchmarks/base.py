@@ -139,6 +139,10 @@ class BenchmarkLoader(DatasetLoader):
     def raw_splits(self, split: str) -> list[str]:
         return [split]
 
+    def config_name(self) -> str | None:
+        """The hub config to read (``hub_config``; a loader may take it from its params)."""
+        return self.hub_config
+
     def load(self, ctx: Context, split: str) -> Any:
         import datasets
 
@@ -186,7 +190,7 @@ class BenchmarkLoader(DatasetLoader):
         for n in names:
             raw = datasets.load_dataset(
                 hub_id,
-                self.hub_config,
+                self.config_name(),
                 split=n,
                 revision=p.revision,
             )
