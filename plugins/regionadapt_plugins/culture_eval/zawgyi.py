@@ -27,11 +27,15 @@ def has_myanmar(text: str) -> bool:
 
 @cache
 def _detector() -> Any:
+    import warnings
+
     try:
         from myanmartools import ZawgyiDetector
     except ImportError:
         return None
-    return ZawgyiDetector()
+    with warnings.catch_warnings():  # 1.2.1 reads its model with importlib's deprecated API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ZawgyiDetector()
 
 
 def zawgyi_reason(text: str) -> str | None:
