@@ -137,3 +137,24 @@ def test_init_writes_the_sea_packs_worldcuisines_entries():
     assert 'dataset = "worldcuisines"' in regional and 'slice = "countries"' in regional
     assert 'hub_id = "worldcuisines/vqa"' in regional and 'role = "regional"' in regional
     assert 'name = "worldcuisines"\nrole = "global"' in text
+
+
+def test_label_rows_become_multiple_choice_for_chat_models(tmp_path):
+    # MaRVL rows are classification (a concept, no options): init gives the chat evaluator
+    # options_from_labels, without which every row would be skipped.
+    from regionadapt.init_template import pack_benchmarks
+    from regionadapt.packs import get_pack
+
+    text = pack_benchmarks(get_pack("sea"), "lvlm")
+    marvl = text.split('# name = "marvl"', 1)[1].split("\n\n", 1)[0]
+    assert "options_from_labels = 4" in marvl
+    assert "options_from_labels" not in text.split('name = "worldcuisines-sea"', 1)[1][:300]
+    path = make.marvl(tmp_path / "m")
+    base = {"dataset": "marvl", "dataset_params": {"path": str(path), "languages": ["id", "sw"]}}
+    c = ctx(make_pack(("ID",)))
+    bare = build("evaluators", "vqa-multiple-choice", base).evaluate(ColourChat(), c, "test")
+    assert bare.n == 0 and bare.skipped == {"fewer than 2 options": 4}
+    res = build("evaluators", "vqa-multiple-choice", {**base, "options_from_labels": 4}).evaluate(
+        ColourChat(), c, "test"
+    )
+    assert res.n == 4 and res.score == 1.0 and res.metrics["chance"] == 0.5  # 2 concepts

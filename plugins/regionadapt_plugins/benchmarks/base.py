@@ -134,6 +134,9 @@ class BenchmarkLoader(DatasetLoader):
 
     default_hub_id: ClassVar[str] = ""
     hub_config: ClassVar[str | None] = None
+    # True for loaders whose rows are classification (a ``label``, no ``options``): a chat
+    # evaluator turns them into multiple choice among label names (``options_from_labels``).
+    label_rows: ClassVar[bool] = False
     Params = LoaderParams
 
     def raw_splits(self, split: str) -> list[str]:
