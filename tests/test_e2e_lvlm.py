@@ -2,7 +2,7 @@
 --arch lvlm` on the demo world, through the CLI, from an empty cache (the demo chat-VLM base is
 pretrained too), then the merged model reloaded through transformers' Auto classes.
 
-Slow by the suite's standards (3.7-4.6 minutes on the 2 cores shared at load average 3-3.5;
+Slow by the suite's standards (2.6 minutes at load average 0.9, 3.7-4.6 at load 3-3.5 on 2 cores;
 the merge grid is cut to two points). A 3-epoch cut was tried: the merged model then answered
 a plain red picture with an empty reply, so the demo's recipe is kept. Only relative claims with wide margins: see docs/lvlm.md for the
 measured spread.
