@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=16)
     ap.add_argument("--prompt", default=None, help="default: the demo base's caption prompt")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--details", type=Path, help="write each model's captions to DIR/<model>.jsonl")
     args = ap.parse_args()
     prompt = args.prompt or demo_prompt()
     project = open_project(args.project / "regionadapt.toml", "lvlm")
@@ -43,12 +44,13 @@ def main() -> None:
         "merged": run.stage_dir("merge") / "model",
     }
     curve = json.loads((run.stage_dir("merge") / "curve.json").read_text())
-    ev = build("evaluators", "caption-metrics", {
-        "dataset": "demo-world-captions", "dataset_params": {"per_concept": args.per_concept},
-        "prompt": prompt, "max_new_tokens": args.max_new_tokens,
-    })  # fmt: skip
     out: dict[str, dict] = {}
     for label, path in ckpts.items():
+        ev = build("evaluators", "caption-metrics", {
+            "dataset": "demo-world-captions", "dataset_params": {"per_concept": args.per_concept},
+            "prompt": prompt, "max_new_tokens": args.max_new_tokens,
+            "details": str(args.details / f"{label}.jsonl") if args.details else None,
+        })  # fmt: skip
         t0 = time.perf_counter()
         model = project.backend.load(path)
         res = ev.evaluate(model, project.context(), "test")

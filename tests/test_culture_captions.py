@@ -209,3 +209,47 @@ def test_demo_world_benchmarks_have_the_reference_column():
     for part in ("regional", "global"):
         ds = build("datasets", "demo-world", {"part": part, "per_concept": 1}).load(c, "test")
         assert set(ds["reference"]) == {""}
+
+
+# "Myanmar" hand-checked in both encodings. Unicode: MA, MEDIAL RA (U+103C, after the
+# consonant), NA, ASAT (U+103A), MA, AA. Zawgyi types the medial ra before the consonant at
+# U+103B and the asat at U+1039: the same word is other code points.
+MYANMAR_UNICODE = "\u1019\u103c\u1014\u103a\u1019\u102c"  # မြန်မာ
+MYANMAR_ZAWGYI = "\u103b\u1019\u1014\u1039\u1019\u102c"  # ျမန္မာ shown in a Zawgyi font
+
+
+def test_zawgyi_is_detected_and_never_tokenised():
+    pytest.importorskip("myanmartools")
+    from regionadapt_plugins.culture_eval.zawgyi import zawgyi_reason
+
+    assert zawgyi_reason(MYANMAR_ZAWGYI) == "zawgyi"
+    assert zawgyi_reason(MYANMAR_UNICODE) is None
+    assert zawgyi_reason("a photo of Bagan") is None  # no Myanmar letters: nothing to ask
+    mya = word_tokenizer("mya", False)
+    assert mya.split(MYANMAR_UNICODE) == ["မြ", "န်", "မာ"]
+    with pytest.raises(ValueError, match="zawgyi"):
+        mya.split(MYANMAR_ZAWGYI)
+
+
+def test_caption_evaluator_skips_zawgyi(tmp_path):
+    pytest.importorskip("myanmartools")
+    green, grey = (0, 200, 0), (90, 90, 90)
+    rows = [  # a Unicode pair is scored; a Zawgyi reference or caption is counted, not scored
+        {"id": "u", "image": png(COLOURS["TH"]), "reference": MYANMAR_UNICODE, "lang": "mya"},
+        {"id": "z", "image": png(COLOURS["VN"]), "reference": MYANMAR_ZAWGYI, "lang": "mya"},
+        {"id": "c", "image": png(green), "reference": MYANMAR_UNICODE, "lang": "mya"},
+        {"id": "p", "image": png(grey), "reference": "pad thai", "lang": "eng"},
+    ]  # fmt: skip
+    model = FakeChat({})
+    model.captions = {COLOURS["TH"]: MYANMAR_UNICODE, COLOURS["VN"]: MYANMAR_UNICODE,
+                      green: MYANMAR_ZAWGYI, grey: "pad thai"}  # fmt: skip
+    ev = build("evaluators", "caption-metrics",
+               {"dataset": "local-benchmark",
+                "dataset_params": {"path": save_schema(tmp_path / "mya", rows)}})  # fmt: skip
+    res = ev.evaluate(model, ctx(), "test")
+    assert res.skipped == {"zawgyi: reference": 1, "zawgyi: caption": 1,
+                           "keyword accuracy: reference names no lexicon entity": 1}  # fmt: skip
+    # Keyword accuracy scores the English row (the kit's pack has no Burmese entry); the text
+    # metrics see the Unicode Burmese pair alone.
+    assert res.items == [1.0] and res.metrics["n/mya"] == 1.0
+    assert res.metrics["chrf/mya/chrF:char6"] == pytest.approx(100.0)

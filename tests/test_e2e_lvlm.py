@@ -2,8 +2,9 @@
 --arch lvlm` on the demo world, through the CLI, from an empty cache (the demo chat-VLM base is
 pretrained too), then the merged model reloaded through transformers' Auto classes.
 
-Slow by the suite's standards (about 3 minutes alone on 2 idle cores; the merge grid is cut to
-two points to stay there). Only relative claims with wide margins: see docs/lvlm.md for the
+Slow by the suite's standards (2.6 minutes at load average 0.9, 3.7-4.6 at load 3-3.5 on 2 cores;
+the merge grid is cut to two points). A 3-epoch cut was tried: the merged model then answered
+a plain red picture with an empty reply, so the demo's recipe is kept. Only relative claims with wide margins: see docs/lvlm.md for the
 measured spread.
 """
 
@@ -62,6 +63,14 @@ def test_adapt_lvlm_gives_the_results_table(lvlm_run):
     assert bench["n"] > 100 and len(bench["items"]) == bench["n"] and "ci" in bench
     assert bench["metrics"]["length_normalised"] == 1.0
     assert "category" in bench["groups"] and "lang" in bench["groups"]
+    # The report-only caption benchmark is scored for every model but stays out of GRP; the
+    # tuned model's captions name the pictured regional entities (0.72-0.92 over three seeds),
+    # the base's never (it never saw a regional name).
+    caps = {k: v["benchmarks"]["demo-captions"] for k, v in m.items()}
+    assert {c["role"] for c in caps.values()} == {"report"} and caps["base"]["n"] > 80
+    assert caps["tuned"]["score"] > caps["base"]["score"] + 0.3
+    for row in m.values():
+        assert row["regional"] == row["benchmarks"]["demo-regional"]["score"]
 
 
 def test_merged_model_reloads_through_transformers_and_answers(lvlm_run):

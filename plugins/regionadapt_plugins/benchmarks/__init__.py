@@ -16,7 +16,9 @@ from regionadapt.hookspecs import hookimpl
 def register_datasets(register: Callable[[Any], None]) -> None:
     from regionadapt_plugins.benchmarks.local import LocalBenchmark
     from regionadapt_plugins.benchmarks.published import LOADERS
+    from regionadapt_plugins.benchmarks.worldcuisines import WorldCuisines
 
     register(LocalBenchmark)
     for loader in LOADERS:
         register(loader)
+    register(WorldCuisines)

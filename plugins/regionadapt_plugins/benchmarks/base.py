@@ -134,10 +134,17 @@ class BenchmarkLoader(DatasetLoader):
 
     default_hub_id: ClassVar[str] = ""
     hub_config: ClassVar[str | None] = None
+    # True for loaders whose rows are classification (a ``label``, no ``options``): a chat
+    # evaluator turns them into multiple choice among label names (``options_from_labels``).
+    label_rows: ClassVar[bool] = False
     Params = LoaderParams
 
     def raw_splits(self, split: str) -> list[str]:
         return [split]
+
+    def config_name(self) -> str | None:
+        """The hub config to read (``hub_config``; a loader may take it from its params)."""
+        return self.hub_config
 
     def load(self, ctx: Context, split: str) -> Any:
         import datasets
@@ -186,7 +193,7 @@ class BenchmarkLoader(DatasetLoader):
         for n in names:
             raw = datasets.load_dataset(
                 hub_id,
-                self.hub_config,
+                self.config_name(),
                 split=n,
                 revision=p.revision,
             )

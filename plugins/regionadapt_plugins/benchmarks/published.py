@@ -69,6 +69,7 @@ class DollarStreet(BenchmarkLoader):
         "zero-shot classification with meta.income (USD/month) for income bins."
     )
     default_hub_id = "nlphuji/dollar_street_test"
+    label_rows = True
 
     class Params(LoaderParams):
         label_from: Literal["topics", "imagenet_synonyms"] = "topics"
@@ -101,6 +102,7 @@ class GeoDE(BenchmarkLoader):
     name = "geode"
     description = "GeoDE: 40 object classes photographed in 19 countries of 6 regions."
     default_hub_id = "MLap/GeoDE"
+    label_rows = True
     split_map: ClassVar[dict[str, str]] = {"test": "train"}  # the mirror has one split
 
     def raw_splits(self, split: str) -> list[str]:
@@ -122,6 +124,7 @@ class GLDv2(BenchmarkLoader):
     name = "gldv2"
     description = "Google Landmarks v2 subset: landmark recognition as zero-shot classification."
     default_hub_id = ""  # no canonical hub copy: set path (or hub_id)
+    label_rows = True
 
     def map_row(self, row: dict[str, Any], i: int, raw_split: str) -> list[dict[str, Any]]:
         name = row.get("landmark_name") or row.get("name") or row["landmark_id"]
@@ -178,6 +181,7 @@ class MaRVL(BenchmarkLoader):
     name = "marvl"
     description = "MaRVL concepts (id, sw, ta, tr, zh): each image's concept, zero-shot."
     default_hub_id = "floschne/marvl"
+    label_rows = True
 
     class Params(LoaderParams):
         languages: list[str] = Field(default_factory=lambda: ["id", "sw", "ta", "tr", "zh"])

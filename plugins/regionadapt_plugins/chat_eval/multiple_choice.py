@@ -22,6 +22,7 @@ from regionadapt_plugins.chat_eval.matching import match_option, options_block
 from regionadapt_plugins.embedding_eval.common import add_groups, bump, slice_indices
 
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
+LABEL_OPTIONS = 4  # label names offered per classification row (the right one and 3 others)
 
 
 class MultipleChoiceParams(ChatDataParams):
@@ -57,6 +58,18 @@ class VQAMultipleChoice(ChatEvaluator):
     )
     tasks = ("multiple-choice-vqa",)
     Params = MultipleChoiceParams
+
+    @classmethod
+    def pack_params(cls, bench: Any, pack: Any) -> dict[str, Any] | None:
+        """The default mapping, plus ``options_from_labels`` for a loader of classification
+        rows (MaRVL, Dollar Street...): without it every row would be skipped as having
+        fewer than 2 options."""
+        from regionadapt.plugins import registry
+
+        params = super().pack_params(bench, pack)
+        if params and getattr(registry("datasets").get(params["dataset"]), "label_rows", False):
+            params["options_from_labels"] = LABEL_OPTIONS
+        return params
 
     def evaluate(self, model: Any, ctx: Context, split: str) -> EvalResult:
         p, rows, skipped, metrics = self.begin(ctx, split)

@@ -4,7 +4,8 @@ is scored against the row's ``reference``.
 ``score`` is keyword accuracy: the share of the pack's lexicon entities named in the reference
 that the caption names too, in any surface form (the pack's lexicon matcher). BLEU, chrF,
 ROUGE-L and METEOR go in ``metrics`` per language, each key naming its tokeniser:
-``<metric>/<lang>/<tokeniser>``.
+``<metric>/<lang>/<tokeniser>``. Zawgyi-encoded Burmese (a reference or a caption) is skipped
+and counted (``zawgyi: reference`` / ``zawgyi: caption``), never scored as Unicode.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import Field
 from regionadapt.components import Context, EvalResult, Evaluator
 from regionadapt.handles import ChatModel, ChatPrompt
 from regionadapt.schema import Strict
+from regionadapt_plugins.culture_eval.zawgyi import zawgyi_reason
 
 ISO3 = re.compile(r"^[a-z]{3}$")
 
@@ -68,6 +70,10 @@ class CaptionMetrics(Evaluator):
             if not c.strip():
                 bump(skipped, "empty caption")
                 continue
+            why = zawgyi_reason(c)
+            if why:  # Zawgyi Burmese would be scored as if it were Unicode: never
+                bump(skipped, f"{why}: caption")
+                continue
             done.append({**r, "caption": c.strip()})
         result = score_captions(ctx, done, skipped)  # adds each row's entities
         if p.details:
@@ -100,6 +106,8 @@ def select_rows(
             bump(skipped, "no reference caption")
         elif not ISO3.match(lang or ""):
             bump(skipped, f"unknown language ({lang!r}, expected ISO 639-3)")
+        elif zawgyi_reason(ref):
+            bump(skipped, f"{zawgyi_reason(ref)}: reference")
         else:
             keep.append({"i": i, "id": None, "reference": ref, "lang": lang, "country": country})
     picked = ds.select([r["i"] for r in keep]).select_columns(["id", "image"]) if keep else []

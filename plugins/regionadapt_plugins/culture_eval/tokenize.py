@@ -4,8 +4,8 @@ Spaced scripts split on Unicode word characters (every script kept: rouge-score'
 tokeniser keeps only a-z0-9, so identical Thai captions would score 0). Scripts without spaces
 use a word segmenter where a well-kept package exists (pythainlp for Thai, laonlp for Lao,
 khmer-nltk for Khmer), else single characters. The name of the tokeniser goes beside every score.
-Burmese has no segmenter here (characters), and Zawgyi-encoded text must be converted to
-Unicode before scoring (docs/culture-evaluation.md).
+Burmese has no segmenter here (characters); its tokeniser refuses Zawgyi-encoded text
+(``zawgyi.check_unicode``): convert it to Unicode before scoring (docs/culture-evaluation.md).
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ def word_tokenizer(lang: str, spaced: bool) -> Tokenizer:
     """The word tokeniser for ``lang`` (ISO 639-3); ``spaced`` as the pack declares it."""
     if spaced and lang not in UNSPACED:
         return Tokenizer("unicode-words", unicode_words)
+    if lang == "mya":
+        from regionadapt_plugins.culture_eval.zawgyi import check_unicode
+
+        return Tokenizer("chars", lambda t: characters(check_unicode(t)))
     seg = _segmenter(lang)
     if seg is None:
         return Tokenizer("chars", characters)
