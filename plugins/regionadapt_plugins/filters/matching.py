@@ -40,3 +40,41 @@ def _build(key: str, categories, languages, places, lexicon, elsewhere) -> TermM
     if elsewhere:
         terms += place_terms(pack, elsewhere=True)
     return TermMatcher(terms)
+
+
+class SoundMatcher:
+    """Places elsewhere by sound-alike key, for captions in Thai, Lao or Burmese script."""
+
+    def __init__(self, pack: RegionPack) -> None:
+        import ahocorasick
+
+        from regionadapt.data.gazetteer import sound_keys_elsewhere
+
+        self._places = sound_keys_elsewhere(pack)
+        self._automaton = ahocorasick.Automaton()
+        for key in self._places:
+            self._automaton.add_word(key, key)
+        if self._places:
+            self._automaton.make_automaton()
+
+    def find(self, text: str):
+        """(the caption's key span, the place) of the first sound-alike place, or None."""
+        from regionadapt.data.soundalike import sound_key
+        from regionadapt.data.text import normalise
+
+        if not self._places:
+            return None
+        for _, key in self._automaton.iter(sound_key(normalise(text))):
+            return key, self._places[key]
+        return None
+
+
+def sound_matcher(pack: RegionPack) -> SoundMatcher:
+    key = json.dumps(pack.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    _PACKS.setdefault(key, pack)
+    return _build_sounds(key)
+
+
+@functools.lru_cache(maxsize=8)
+def _build_sounds(key: str) -> SoundMatcher:
+    return SoundMatcher(_PACKS[key])

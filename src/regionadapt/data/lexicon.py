@@ -135,9 +135,9 @@ class TermMatcher:
         hits: list[Hit] = []
         for end, (key, items) in self._automaton.iter(norm):
             start = end - len(key) + 1
-            boundary_ok = (start == 0 or not is_word_char(norm[start - 1])) and (
-                end + 1 >= len(norm) or not is_word_char(norm[end + 1])
-            )
+            boundary_ok = (start == 0 or not is_word_char(norm[start - 1]) or _prefixed(norm, start)) and (
+                end + 1 >= len(norm) or not is_word_char(norm[end + 1]) or _particle(norm, end + 1)
+            )  # fmt: skip
             for t in items:
                 if t.bounded and not boundary_ok:
                     continue
@@ -145,10 +145,16 @@ class TermMatcher:
                 if t.capital and not lowercase_caption:
                     if aligned and not nfc[start].isupper():
                         continue  # "bang" is not Bang (a place); "Bang Na" is
-                    if len(key) <= 5 and _sentence_start(norm, start):
+                    # (a country or province elsewhere, from the ISO lists, only vetoes:
+                    # "Idaho at night" is foreign enough; GeoNames' alternate names of cities
+                    # elsewhere hold everyday words, "Warna" is Varna in Polish)
+                    short = 4 if t.kind == "elsewhere" and t.category != "city" else 5
+                    if len(key) <= short and _sentence_start(norm, start):
                         ambiguous = True  # capitalised by position only? ("Soko la Mombasa")
                 elif t.capital:
                     ambiguous = True  # an all-lowercase caption cannot show a proper name
+                if t.capital and _hyphenated(norm, start, end + 1):
+                    ambiguous = True  # part of a compound word ("Ende-Zeit" is German for end time)
                 hits.append(
                     Hit(t.entry_id, t.category, t.lang, key, start, end + 1, t.kind, ambiguous)
                 )
@@ -159,6 +165,43 @@ class TermMatcher:
     def first(self, text: str) -> Hit | None:
         hits = self.find(text, first_only=True)
         return hits[0] if hits else None
+
+
+# Words written onto a name without a space. Hebrew and Arabic join one-letter prepositions and
+# conjunctions to the next word (במאקאסאר "in Makassar", وبانكوك "and Bangkok"); Korean puts
+# its case particles after it (방콕의 "of Bangkok"). A name is still a whole word when all that
+# touches it is one of these.
+_PREFIX_LETTERS = frozenset("בלמהושכ" "وبلفك")
+_KOREAN_PARTICLES = ("에서", "으로", "까지", "부터", "의", "에", "은", "는", "이", "가", "을", "를", "과", "와", "로", "도", "만")
+
+
+def _prefixed(text: str, start: int) -> bool:
+    """Up to two prefix letters (Hebrew, Arabic) between a word start and the name at ``start``."""
+    if text[start] < "\u0590" or text[start] > "\u06ff":
+        return False
+    for k in (1, 2):
+        if start - k < 0 or text[start - k] not in _PREFIX_LETTERS:
+            return False
+        if start - k == 0 or not is_word_char(text[start - k - 1]):
+            return True
+    return False
+
+
+def _particle(text: str, at: int) -> bool:
+    """A Korean particle from ``at`` to a word end, after a name ending in Hangul."""
+    if not ("\uac00" <= text[at - 1] <= "\ud7af"):
+        return False
+    for p in _KOREAN_PARTICLES:
+        if text.startswith(p, at):
+            after = at + len(p)
+            return after >= len(text) or not is_word_char(text[after])
+    return False
+
+
+def _hyphenated(text: str, start: int, end: int) -> bool:
+    return (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalpha()) or (
+        start >= 2 and text[start - 1] == "-" and text[start - 2].isalpha()
+    )
 
 
 def _sentence_start(text: str, start: int) -> bool:
