@@ -39,7 +39,19 @@ def _build(key: str, categories, languages, places, lexicon, elsewhere) -> TermM
         terms += place_terms(pack)
     if elsewhere:
         terms += place_terms(pack, elsewhere=True)
-    return TermMatcher(terms)
+    matcher = TermMatcher(terms)
+    _BUILT.append(matcher)
+    return matcher
+
+
+_BUILT: list[TermMatcher] = []
+
+
+def forget_captions() -> None:
+    """Empty every matcher's memo of recent captions (a benchmark that repeats captions from a
+    small pool would otherwise time the memo, not the matching)."""
+    for matcher in _BUILT:
+        matcher._memo.clear()
 
 
 class SoundMatcher:

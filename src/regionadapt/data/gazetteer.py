@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from regionadapt.data.langcodes import ISO3_TO_1
-from regionadapt.data.text import UNSPACED_SCRIPTS, canonical_script, normalise, script_of
+from regionadapt.data.text import UNSPACED_SCRIPTS, cached_script, canonical_script, normalise
 
 if TYPE_CHECKING:
     from regionadapt.packs import RegionPack
@@ -44,8 +44,17 @@ class Place:
     ambiguous: bool = False
 
 
-def _scripts(name: str) -> set[str]:
-    return {s for s in map(script_of, name) if s is not None}
+_SCRIPTS_OF: dict[str, frozenset[str]] = {}
+
+
+def _scripts(name: str) -> frozenset[str]:
+    """The scripts of a name's letters (remembered: the gazetteer asks about ~3M names)."""
+    found = _SCRIPTS_OF.get(name)
+    if found is None:
+        found = frozenset(map(cached_script, name)) - {None}
+        if len(_SCRIPTS_OF) < 2_000_000:
+            _SCRIPTS_OF[name] = found
+    return found
 
 
 def _long_enough(name: str) -> bool:
@@ -174,6 +183,26 @@ def _world_names_cached(codes: frozenset[str], scripts: frozenset[str]):
     return tuple(_world_names(codes, set(scripts)))
 
 
+_MEMO: dict[tuple[str, str], list[Place]] = {}
+
+
+def _memoised(fn):
+    """Remember a pack's place list by the pack's content (building one takes seconds, and the
+    lexicon, gazetteer and sound-alike matchers each ask)."""
+
+    @functools.wraps(fn)
+    def wrapper(pack: RegionPack) -> list[Place]:
+        key = (fn.__name__, pack.model_dump_json())
+        if key not in _MEMO:
+            if len(_MEMO) >= 16:
+                _MEMO.clear()
+            _MEMO[key] = fn(pack)
+        return list(_MEMO[key])
+
+    return wrapper
+
+
+@_memoised
 def places_elsewhere(pack: RegionPack) -> list[Place]:
     """Places outside the pack's countries, by names a caption of the region could use: cities
     (GeoNames, main Latin name and alternate names in the pack's scripts), the other countries
@@ -215,12 +244,13 @@ def sound_keys_elsewhere(pack: RegionPack) -> dict[str, Place]:
     Thai, Lao or Burmese script -> the place, for names spelt differently in a caption."""
     from regionadapt.data.soundalike import SOUNDALIKE_SCRIPTS, sound_key
 
-    own = {sound_key(normalise(p.name)) for p in places(pack)}
+    # one string to search: a key inside an own name's key would hide that name
+    own = "\n".join(sound_key(normalise(p.name)) for p in places(pack))
     out: dict[str, Place] = {}
     for place in places_elsewhere(pack):
         if _scripts(place.name) and _scripts(place.name) <= SOUNDALIKE_SCRIPTS:
             key = sound_key(normalise(place.name))
-            if len(key) >= SOUNDALIKE_MIN_KEY and not any(key in o for o in own):
+            if len(key) >= SOUNDALIKE_MIN_KEY and key not in own:
                 out.setdefault(key, place)
     return out
 
@@ -237,6 +267,7 @@ def _variants(name: str) -> list[str]:
     return [name]
 
 
+@_memoised
 def places(pack: RegionPack) -> list[Place]:
     """Every place name the gazetteer filter matches for ``pack`` (deduplicated per country)."""
     import pycountry

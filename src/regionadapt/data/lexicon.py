@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from regionadapt.data.text import UNSPACED_SCRIPTS, is_word_char, normalise, script_of
+from regionadapt.data.text import UNSPACED_SCRIPTS, cached_script, is_word_char, normalise
 
 if TYPE_CHECKING:
     from regionadapt.packs import RegionPack
@@ -47,12 +47,12 @@ class Hit:
 
 
 def _bounded(key: str, spaced: bool) -> bool:
-    return spaced and not any(script_of(ch) in UNSPACED_SCRIPTS for ch in key)
+    return spaced and not any(cached_script(ch) in UNSPACED_SCRIPTS for ch in key)
 
 
 def _logographic(key: str) -> bool:
     """Han or kana: a character is a syllable or a word, so two of them make a real word."""
-    return any(script_of(ch) in ("Hani", "Hira", "Kana") for ch in key)
+    return any(cached_script(ch) in ("Hani", "Hira", "Kana") for ch in key)
 
 
 def lexicon_terms(pack: RegionPack, languages: list[str] | None = None) -> list[tuple[str, Term]]:
@@ -85,7 +85,7 @@ def place_terms(pack: RegionPack, elsewhere: bool = False) -> list[tuple[str, Te
     for p in places_elsewhere(pack) if elsewhere else places(pack):
         key = normalise(p.name)
         bounded = _bounded(key, True)
-        latin = any(script_of(ch) == "Latn" for ch in key)
+        latin = any(cached_script(ch) == "Latn" for ch in key)
         term = Term(f"{kind}:{p.name}", p.kind, p.country, kind, bounded, p.ambiguous, latin)
         out.append((key, term))
     return out
