@@ -174,7 +174,9 @@ class LanguageFilter(Filter):
             for code, letters in self._by_letters:
                 if len(letters.findall(text)) >= 2:
                     return code, 1.0, 1.0
-        if self.params.fast_english and plainly_english(text):
+        # Latin letters only: a word in another script ("A street market in फतेहपुर") is a
+        # regional name the model, not the English word list, must weigh
+        if self.params.fast_english and (not counts or counts.keys() == {"Latn"}) and plainly_english(text):
             return "eng", 1.0, (1.0 if "eng" in self._pack else 0.0)
         return None
 
@@ -235,9 +237,11 @@ class LanguageFilter(Filter):
                 # no letter in a script of an evidence language (Cyrillic text for SEA): no model
                 return False, f"lang-not-evidence: written in {', '.join(sorted(counts))}"
             ours = sum(n for s, n in counts.items() if s in self._evidence_scripts)
-            if 5 * ours < 2 * sum(counts.values()):
-                # mostly other scripts, a few Latin letters (a Japanese sentence naming GNOME)
-                other = max((s for s in counts if s not in self._evidence_scripts), key=counts.get)
+            other = max((s for s in counts if s not in self._evidence_scripts), key=counts.get, default=None)
+            if 5 * ours < 2 * sum(counts.values()) and other != "Latn":
+                # mostly another script, a few Latin letters (a Japanese sentence naming GNOME).
+                # Not mostly Latin: "A street market in फतेहपुर" is an English frame around a
+                # regional name, for the model to weigh.
                 return False, f"lang-not-evidence: written mostly in {other}"
         fast = self._identify_fast(text, counts)
         if fast is None:

@@ -135,7 +135,7 @@ class TermMatcher:
         hits: list[Hit] = []
         for end, (key, items) in self._automaton.iter(norm):
             start = end - len(key) + 1
-            boundary_ok = (start == 0 or not is_word_char(norm[start - 1]) or _prefixed(norm, start)) and (
+            boundary_ok = (start == 0 or not is_word_char(norm[start - 1]) or _prefixed(norm, start, len(key))) and (
                 end + 1 >= len(norm) or not is_word_char(norm[end + 1]) or _particle(norm, end + 1)
             )  # fmt: skip
             for t in items:
@@ -175,9 +175,11 @@ _PREFIX_LETTERS = frozenset("בלמהושכ" "وبلفك")
 _KOREAN_PARTICLES = ("에서", "으로", "까지", "부터", "의", "에", "은", "는", "이", "가", "을", "를", "과", "와", "로", "도", "만")
 
 
-def _prefixed(text: str, start: int) -> bool:
-    """Up to two prefix letters (Hebrew, Arabic) between a word start and the name at ``start``."""
-    if text[start] < "\u0590" or text[start] > "\u06ff":
+def _prefixed(text: str, start: int, length: int) -> bool:
+    """Up to two prefix letters (Hebrew, Arabic) between a word start and the name at ``start``.
+    Names of 5 letters or more only: a short one is too often the tail of a longer word (יוון,
+    Greece, in כיוון, "direction")."""
+    if length < 5 or text[start] < "\u0590" or text[start] > "\u06ff":
         return False
     for k in (1, 2):
         if start - k < 0 or text[start - k] not in _PREFIX_LETTERS:
