@@ -82,6 +82,8 @@ def test_names_with_joined_particles_and_prefixes(sea):
     assert kept(g.keep(_s("방콕의 시장")))  # Korean: particle after the name, two syllables
     assert not kept(g.keep(_s("방콕이라는")))  # not a particle: not a whole word
     assert kept(g.keep(_s("בוקר בבנגקוק")))  # Hebrew: "in" joined before the name
+    assert kept(g.keep(_s("Ekuseni eJakarta")))  # a locative prefix written onto the name
+    assert kept(g.keep(_s("Imakethe ei-Jakarta")))  # ...or joined by a hyphen
     # a German noun that is also a town of Indonesia, inside a compound
     assert not kept(g.keep(_s("Kann die Ende-Zeit nicht bestimmen")))
 

@@ -140,7 +140,8 @@ class TermMatcher:
             )  # fmt: skip
             for t in items:
                 if t.bounded and not boundary_ok:
-                    continue
+                    if not (t.capital and aligned and _locative(nfc, start, end + 1)):
+                        continue
                 ambiguous = t.ambiguous
                 if t.capital and not lowercase_caption:
                     if aligned and not nfc[start].isupper():
@@ -201,9 +202,23 @@ def _particle(text: str, at: int) -> bool:
 
 
 def _hyphenated(text: str, start: int, end: int) -> bool:
-    return (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalpha()) or (
-        start >= 2 and text[start - 1] == "-" and text[start - 2].isalpha()
-    )
+    """Joined by a hyphen to a word of 3+ letters ("Ende-Zeit"); a short prefix is not a word
+    (Zulu "ei-Accra", Arabic "al-Quds")."""
+    after = end + 3 < len(text) and text[end] == "-" and text[end + 1 : end + 4].isalpha()
+    before = start >= 4 and text[start - 1] == "-" and text[start - 4 : start - 1].isalpha()
+    return after or before
+
+
+def _locative(text: str, start: int, end: int) -> bool:
+    """A capitalised name with a short lower-case prefix written onto it and nothing after:
+    Bantu locatives ("eMiddelburg", "eGoli", "kwaZulu"). ``text`` is the caption as written."""
+    if not text[start].isupper() or (end < len(text) and is_word_char(text[end])):
+        return False
+    i = start
+    while i > 0 and text[i - 1].isalpha():
+        i -= 1
+    prefix = text[i:start]
+    return 1 <= len(prefix) <= 3 and prefix.isascii() and prefix.islower()
 
 
 def _sentence_start(text: str, start: int) -> bool:
