@@ -43,9 +43,10 @@ def write_captions(path: Path, n: int, seed: int) -> None:
 
 
 def run_ours(pack, src: Path, dst: Path, batch: int = 256) -> dict:
+    from regionadapt_plugins.filters.matching import forget_captions
+
     from regionadapt.data.groups import kept
     from regionadapt.samples import new_sample
-    from regionadapt_plugins.filters.matching import forget_captions
 
     t0 = time.perf_counter()
     chain = text_chain(pack)

@@ -67,8 +67,13 @@ def test_elsewhere_scope_finds_cities_outside_the_pack(sea):
     assert not kept(away.keep(_s("Morning in Bangkok")))
     # countries in the regional languages (iso-codes), their provinces, capitals below the
     # cities' population floor, continents
-    for text in ("ตลาดในเยอรมนี", "Idaho at night", "Đường phố Nuuk về đêm", "Buổi sáng ở Châu Âu",
-                 "ផ្សារនៅអង់ទីហ្កា"):  # fmt: skip  (the last: Antigua, part of "Antigua and Barbuda")
+    for text in (
+        "ตลาดในเยอรมนี",
+        "Idaho at night",
+        "Đường phố Nuuk về đêm",
+        "Buổi sáng ở Châu Âu",
+        "ផ្សារនៅអង់ទីហ្កា",
+    ):  # fmt: skip  (the last: Antigua, part of "Antigua and Barbuda")
         assert kept(away.keep(_s(text))), text
     # a word of an own place name is not foreign ("Oriental" is also a region of Morocco)
     assert not kept(away.keep(_s("Ang kalye sa Oriental Mindoro sa gabi")))

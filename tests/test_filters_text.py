@@ -9,8 +9,8 @@ from data_kit import make_ctx
 
 from regionadapt.components import build
 from regionadapt.data.groups import kept
-from regionadapt.errors import ConfigError
 from regionadapt.data.text import script_counts
+from regionadapt.errors import ConfigError
 from regionadapt.samples import new_sample
 
 
@@ -132,7 +132,6 @@ def test_language_sums_close_relatives_in_the_pack(tmp_path):
 def test_batch_scores_equal_py3langid_one_at_a_time():
     import numpy as np
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
     from regionadapt_plugins.filters.langid_batch import BatchScorer
 
     ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

@@ -338,9 +338,7 @@ def cross_reference_errors(data: dict[str, Any]) -> list[str]:
     per_country = glob.get("per_country") if isinstance(glob, dict) else None
     for code in _strings(per_country):
         if code.upper() not in known:
-            errors.append(
-                f"globalisation.per_country: {code!r} is not one of the pack's countries"
-            )
+            errors.append(f"globalisation.per_country: {code!r} is not one of the pack's countries")
     for i, e in lexicon:
         eid = e.get("id")
         for lang in _strings(e.get("forms")):
@@ -361,5 +359,7 @@ def cross_reference_errors(data: dict[str, Any]) -> list[str]:
             errors.append(f"gazetteer.add: {code!r} is not one of the pack's countries")
     for i, b in benchmarks:
         if not (b.get("hub_id") or b.get("path") or b.get("url")):
-            errors.append(f"benchmarks[{i}] ({b.get('id')}): expected at least one of hub_id, path, url")
+            errors.append(
+                f"benchmarks[{i}] ({b.get('id')}): expected at least one of hub_id, path, url"
+            )
     return errors

@@ -56,7 +56,10 @@ class GazetteerFilter(Filter):
             if self._sounds is not None and not text.isascii():
                 found = self._sounds.find(text)
                 if found is not None:
-                    return True, f"{found[0]} sounds like {found[1].name} ({found[1].kind}, {found[1].country})"
+                    return (
+                        True,
+                        f"{found[0]} sounds like {found[1].name} ({found[1].kind}, {found[1].country})",
+                    )
             return False, "no-place-elsewhere: caption names no city outside the pack"
         hit = decide(hits, "place")
         if hit is not None:

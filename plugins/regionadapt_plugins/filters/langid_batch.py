@@ -60,7 +60,9 @@ class BatchScorer:
         found = feats[feats >= 0]
         has = np.zeros(len(texts), dtype=bool)
         if len(found):
-            key, counts = np.unique(rows * self._features + found.astype(np.int64), return_counts=True)
+            key, counts = np.unique(
+                rows * self._features + found.astype(np.int64), return_counts=True
+            )
             krow, kfeat = key // self._features, key % self._features
             if self._table_of is not ident.nb_ptc:  # set_languages replaces the table
                 self._table = ident.nb_ptc.astype(np.float32)

@@ -137,7 +137,9 @@ class LanguageFilter(Filter):
                 if code not in self._pack:
                     self._label_to_code.setdefault(label, code)
         self._by_letters = [
-            (code, letters) for code, letters in SINGLE_LANGUAGE_LETTERS.items() if code in self._pack
+            (code, letters)
+            for code, letters in SINGLE_LANGUAGE_LETTERS.items()
+            if code in self._pack
         ]
         ident.set_languages(sorted(self._label_to_code))
         self._ident = ident
@@ -176,7 +178,11 @@ class LanguageFilter(Filter):
                     return code, 1.0, 1.0
         # Latin letters only: a word in another script ("A street market in फतेहपुर") is a
         # regional name the model, not the English word list, must weigh
-        if self.params.fast_english and (not counts or counts.keys() == {"Latn"}) and plainly_english(text):
+        if (
+            self.params.fast_english
+            and (not counts or counts.keys() == {"Latn"})
+            and plainly_english(text)
+        ):
             return "eng", 1.0, (1.0 if "eng" in self._pack else 0.0)
         return None
 
@@ -237,7 +243,9 @@ class LanguageFilter(Filter):
                 # no letter in a script of an evidence language (Cyrillic text for SEA): no model
                 return False, f"lang-not-evidence: written in {', '.join(sorted(counts))}"
             ours = sum(n for s, n in counts.items() if s in self._evidence_scripts)
-            other = max((s for s in counts if s not in self._evidence_scripts), key=counts.get, default=None)
+            other = max(
+                (s for s in counts if s not in self._evidence_scripts), key=counts.get, default=None
+            )
             if 5 * ours < 2 * sum(counts.values()) and other != "Latn":
                 # mostly another script, a few Latin letters (a Japanese sentence naming GNOME).
                 # Not mostly Latin: "A street market in फतेहपुर" is an English frame around a

@@ -234,7 +234,11 @@ def places_elsewhere(pack: RegionPack) -> list[Place]:
             # A short translated name in a script with no capitals is as often an everyday
             # word (कतार is Qatar and "queue" in Hindi; بالا a region of Chad and "up" in
             # Persian): it counts as ambiguous, i.e. it vetoes nothing.
-            short = "Latn" not in _scripts(name) and len(key) < 5 and not _scripts(name) & {"Hani", "Hang", "Hira", "Kana"}
+            short = (
+                "Latn" not in _scripts(name)
+                and len(key) < 5
+                and not _scripts(name) & {"Hani", "Hang", "Hira", "Kana"}
+            )
             found.setdefault(key, Place(name, country, kind, short))
     return list(found.values())
 

@@ -172,8 +172,26 @@ class TermMatcher:
 # conjunctions to the next word (במאקאסאר "in Makassar", وبانكوك "and Bangkok"); Korean puts
 # its case particles after it (방콕의 "of Bangkok"). A name is still a whole word when all that
 # touches it is one of these.
-_PREFIX_LETTERS = frozenset("בלמהושכ" "وبلفك")
-_KOREAN_PARTICLES = ("에서", "으로", "까지", "부터", "의", "에", "은", "는", "이", "가", "을", "를", "과", "와", "로", "도", "만")
+_PREFIX_LETTERS = frozenset("בלמהושכوبلفك")
+_KOREAN_PARTICLES = (
+    "에서",
+    "으로",
+    "까지",
+    "부터",
+    "의",
+    "에",
+    "은",
+    "는",
+    "이",
+    "가",
+    "을",
+    "를",
+    "과",
+    "와",
+    "로",
+    "도",
+    "만",
+)
 
 
 def _prefixed(text: str, start: int, length: int) -> bool:
