@@ -43,6 +43,8 @@ def write_captions(path: Path, n: int, seed: int) -> None:
 
 
 def run_ours(pack, src: Path, dst: Path, batch: int = 256) -> dict:
+    from regionadapt_plugins.filters.matching import forget_captions
+
     from regionadapt.data.groups import kept
     from regionadapt.samples import new_sample
 
@@ -62,6 +64,10 @@ def run_ours(pack, src: Path, dst: Path, batch: int = 256) -> dict:
                     fout.write(json.dumps(r, ensure_ascii=False) + "\n")
                     k += 1
             rows.clear()
+            # The captions repeat (a pool of ~3,300 sampled to --n): forget them between
+            # batches, as unique web captions would be; within a batch the lexicon, gazetteer
+            # and elsewhere filters still share one scan of each caption.
+            forget_captions()
             return k
 
         for line in fin:

@@ -65,6 +65,32 @@ def test_elsewhere_scope_finds_cities_outside_the_pack(sea):
     away = _f(sea, "gazetteer", scope="elsewhere")
     assert kept(away.keep(_s("Morning in Paris")))
     assert not kept(away.keep(_s("Morning in Bangkok")))
+    # countries in the regional languages (iso-codes), their provinces, capitals below the
+    # cities' population floor, continents
+    for text in (
+        "ตลาดในเยอรมนี",
+        "Idaho at night",
+        "Đường phố Nuuk về đêm",
+        "Buổi sáng ở Châu Âu",
+        "ផ្សារនៅអង់ទីហ្កា",
+    ):  # fmt: skip  (the last: Antigua, part of "Antigua and Barbuda")
+        assert kept(away.keep(_s(text))), text
+    # a word of an own place name is not foreign ("Oriental" is also a region of Morocco)
+    assert not kept(away.keep(_s("Ang kalye sa Oriental Mindoro sa gabi")))
+    # a spelling GeoNames does not have, found by sound: Dublin ဒပ်ဗလင် in GeoNames
+    kind, why = answer(away.keep(_s("ဒတ်ဘလင်မြို့ ညနေခင်း")))
+    assert kind == "keep" and "sounds like" in why and "IE" in why
+
+
+def test_names_with_joined_particles_and_prefixes(sea):
+    g = _f(sea, "gazetteer")
+    assert kept(g.keep(_s("방콕의 시장")))  # Korean: particle after the name, two syllables
+    assert not kept(g.keep(_s("방콕이라는")))  # not a particle: not a whole word
+    assert kept(g.keep(_s("בוקר בבנגקוק")))  # Hebrew: "in" joined before the name
+    assert kept(g.keep(_s("Ekuseni eJakarta")))  # a locative prefix written onto the name
+    assert kept(g.keep(_s("Imakethe ei-Jakarta")))  # ...or joined by a hyphen
+    # a German noun that is also a town of Indonesia, inside a compound
+    assert not kept(g.keep(_s("Kann die Ende-Zeit nicht bestimmen")))
 
 
 def test_language_evidence_only_and_readable_thresholds(sea):

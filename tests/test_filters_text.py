@@ -9,6 +9,7 @@ from data_kit import make_ctx
 
 from regionadapt.components import build
 from regionadapt.data.groups import kept
+from regionadapt.data.text import script_counts
 from regionadapt.errors import ConfigError
 from regionadapt.samples import new_sample
 
@@ -126,6 +127,37 @@ def test_language_sums_close_relatives_in_the_pack(tmp_path):
     assert kept(both.keep(new_sample(id="m", text=text)))
     only_ind = _filter(tmp_path, "language")
     assert only_ind.keep(new_sample(id="m", text=text)) is not True
+
+
+def test_batch_scores_equal_py3langid_one_at_a_time():
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from regionadapt_plugins.filters.langid_batch import BatchScorer
+
+    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ident.set_languages(["en", "id", "ms", "tl", "vi", "de", "es", "th"])
+    texts = ["Pasar pagi di Jakarta", "Umaga sa Maynila", "EIN MARKT IN BERLIN", "", "!!",
+             "Một khu chợ ở Huế", "ตลาดน้ำ", "Un mercado en Oaxaca por la mañana, 2019",
+             "a" * 300]  # fmt: skip
+    got = BatchScorer(ident).decide(texts)
+    want = np.stack([ident._decide(t) for t in texts])
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert (got.argmax(axis=1) == want.argmax(axis=1)).all()
+
+
+def test_language_fast_paths_need_no_model(tmp_path):
+    from regionadapt_plugins.filters.english import plainly_english
+
+    assert plainly_english("Morning in Zürich")  # common words around a capitalised name
+    assert plainly_english("Idaho at night")
+    assert not plainly_english("Pasar pagi di Jakarta")
+    assert not plainly_english("Umaga sa Manila")
+    assert not plainly_english("at night")  # too short to say
+    f = _filter(tmp_path, "language")
+    text = "Đường phố Nuuk về đêm"  # đ, ư, ờ, ố, ề: letters only Vietnamese writes
+    assert f._identify_fast(text, script_counts(text)) == ("vie", 1.0, 1.0)
+    assert f._identify_fast("Ọjà ní Èkó", script_counts("Ọjà ní Èkó")) is None  # Yoruba's dots
 
 
 def test_language_threshold_for_unknown_language_is_an_error(tmp_path):

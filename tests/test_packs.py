@@ -214,6 +214,23 @@ def test_cli_validate_reports_a_bad_pack_without_traceback(tmp_path):
     assert res.stdout == ""
 
 
+def test_cli_validate_reports_field_and_cross_reference_errors_together(tmp_path):
+    # a field that does not parse (a lowercase code) AND a lexicon form in an undeclared
+    # language: the schema alone would show the second only once the first is fixed
+    text = ANDES_PACK.replace('code = "EC"', 'code = "ec"', 1).replace(
+        'forms = { spa = ["salteña"] }', 'forms = { spa = ["salteña"], gug = ["x"] }', 1
+    )
+    path = write_andes(tmp_path, "two.toml", text)
+    res = run_cli("regions", "validate", str(path))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert any("countries[2].code" in line for line in lines)
+    assert any("lexicon[1] (saltena).forms" in line and "'gug'" in line for line in lines)
+    assert all(line.startswith(f"error: {path}: ") for line in lines)
+    # the lexicon's "EC" is not reported as a broken reference: the code's case is the error
+    assert len(lines) == 3 and lines[-1] == f"error: {path}: 2 problem(s)"
+
+
 def test_pack_registered_by_id_is_validated_when_used(tmp_path):
     # A plugin registering a malformed pack: listing still works, using it fails clearly.
     bad = write_andes(tmp_path, "andes.toml", BAD_PACKS["duplicate-lexicon-id"][0])

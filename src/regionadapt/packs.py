@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -184,50 +184,7 @@ class RegionPack(Strict):
 
     @model_validator(mode="after")
     def _cross_references(self) -> RegionPack:
-        errors: list[str] = []
-        codes = [c.code for c in self.countries]
-        langs = [lang.code for lang in self.languages]
-        for kind, ids in (
-            ("countries", codes),
-            ("languages", langs),
-            ("lexicon", [e.id for e in self.lexicon]),
-            ("benchmarks", [b.id for b in self.benchmarks]),
-        ):
-            dup = sorted({i for i in ids if ids.count(i) > 1})
-            if dup:
-                errors.append(f"{kind}: duplicate ids {dup}")
-        for i, c in enumerate(self.countries):
-            for lang in c.languages:
-                if lang not in langs:
-                    errors.append(
-                        f"countries[{i}].languages: {lang!r} is not declared in [[languages]]"
-                    )
-        for code in self.globalisation.per_country:
-            if code not in codes:
-                errors.append(
-                    f"globalisation.per_country: {code!r} is not one of the pack's countries"
-                )
-        for i, e in enumerate(self.lexicon):
-            for lang in e.forms:
-                if lang not in langs:
-                    errors.append(
-                        f"lexicon[{i}] ({e.id}).forms: language {lang!r} is not declared in "
-                        f"[[languages]] (declared: {', '.join(langs)})"
-                    )
-            for c in e.countries:
-                if c not in codes:
-                    errors.append(
-                        f"lexicon[{i}] ({e.id}).countries: {c!r} is not one of the pack's "
-                        f"countries ({', '.join(codes)})"
-                    )
-        for code in self.gazetteer.add:
-            if code not in codes:
-                errors.append(f"gazetteer.add: {code!r} is not one of the pack's countries")
-        for i, b in enumerate(self.benchmarks):
-            if not (b.hub_id or b.path or b.url):
-                errors.append(
-                    f"benchmarks[{i}] ({b.id}): expected at least one of hub_id, path, url"
-                )
+        errors = cross_reference_errors(self.model_dump(by_alias=True))
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -332,3 +289,77 @@ def pack_path(id_or_path: str | Path, base: Path | None = None) -> Path:
 def get_pack(id_or_path: str | Path, base: Path | None = None) -> RegionPack:
     """A pack by registered id (``sea``) or by file path (``./my-region.toml``)."""
     return load_pack(pack_path(id_or_path, base))
+
+
+def _items(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    """(index, table) of an array of tables, skipping what is not a table."""
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list | dict) else []
+
+
+def cross_reference_errors(data: dict[str, Any]) -> list[str]:
+    """Every reference between a pack's tables that points nowhere (a lexicon form in an
+    undeclared language, a country tag that is not a pack country, duplicate ids...), on the
+    raw TOML data: `regions validate` reports these together with the field errors, even when
+    some fields do not parse (what cannot be read is skipped here, and reported by the schema).
+    The model's own check runs this on the parsed pack."""
+    errors: list[str] = []
+    countries = _items(data, "countries")
+    languages = _items(data, "languages")
+    lexicon = _items(data, "lexicon")
+    benchmarks = _items(data, "benchmarks")
+    codes = [c["code"] for _, c in countries if isinstance(c.get("code"), str)]
+    langs = [lang["code"] for _, lang in languages if isinstance(lang.get("code"), str)]
+    # a code written in the wrong case is the schema's error; references to it are not broken
+    known = {c.upper() for c in codes}
+    for kind, rows in (("countries", countries), ("languages", languages)):
+        ids = [r.get("code") for _, r in rows if isinstance(r.get("code"), str)]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            errors.append(f"{kind}: duplicate ids {dup}")
+    for kind, rows in (("lexicon", lexicon), ("benchmarks", benchmarks)):
+        ids = [r.get("id") for _, r in rows if isinstance(r.get("id"), str)]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            errors.append(f"{kind}: duplicate ids {dup}")
+    for i, c in countries:
+        for lang in _strings(c.get("languages")):
+            if lang not in langs:
+                errors.append(
+                    f"countries[{i}].languages: {lang!r} is not declared in [[languages]]"
+                )
+    glob = data.get("globalisation")
+    per_country = glob.get("per_country") if isinstance(glob, dict) else None
+    for code in _strings(per_country):
+        if code.upper() not in known:
+            errors.append(f"globalisation.per_country: {code!r} is not one of the pack's countries")
+    for i, e in lexicon:
+        eid = e.get("id")
+        for lang in _strings(e.get("forms")):
+            if lang not in langs:
+                errors.append(
+                    f"lexicon[{i}] ({eid}).forms: language {lang!r} is not declared in "
+                    f"[[languages]] (declared: {', '.join(langs)})"
+                )
+        for c in _strings(e.get("countries")):
+            if c.upper() not in known:
+                errors.append(
+                    f"lexicon[{i}] ({eid}).countries: {c!r} is not one of the pack's "
+                    f"countries ({', '.join(codes)})"
+                )
+    gaz = data.get("gazetteer")
+    for code in _strings(gaz.get("add") if isinstance(gaz, dict) else None):
+        if code.upper() not in known:
+            errors.append(f"gazetteer.add: {code!r} is not one of the pack's countries")
+    for i, b in benchmarks:
+        if not (b.get("hub_id") or b.get("path") or b.get("url")):
+            errors.append(
+                f"benchmarks[{i}] ({b.get('id')}): expected at least one of hub_id, path, url"
+            )
+    return errors

@@ -1,6 +1,7 @@
 """A fast path for plainly English text: most captions in a world-wide pool are English, and
 the statistical identifier costs ~70 us each. Text of at least 4 words, two thirds of them among
-English's commonest words, is English; anything else goes to the model.
+English's commonest words, is English, and so is a shorter caption of common words around a
+capitalised name ("Morning in Zurich"); anything else goes to the model.
 
 The word list is the closed class (articles, pronouns, prepositions, conjunctions, auxiliaries)
 plus the commonest caption nouns and adjectives; none is a word of Malay, Indonesian, Tagalog,
@@ -31,13 +32,28 @@ red blue green yellow white black brown orange pink purple grey gray big small l
 tall long short young beautiful traditional local old-fashioned famous
 sitting standing walking holding wearing looking playing eating drinking riding
 food dish plate bowl cup glass bottle car bus train boat bike bicycle dog cat bird tree flower
+afternoon noon sunset sunrise rain rainy snow sunny cloudy quiet busy crowded tourist tourists
+visitor visitors walk walks street-food photograph photographs shot aerial scene
 """.split()
 )
 
 
+_TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any script ("Zürich" is one)
+
+
 def plainly_english(text: str) -> bool:
-    words = _WORD.findall(text.lower())
-    if len(words) < 4:
+    """At least 4 words, two thirds of them common English words; or 3 words or more with at
+    least 2 common ones, where capitalised words that are not common (names: "Morning in
+    Zurich", "Idaho at night") are left out of the count."""
+    tokens = _TOKEN.findall(text)
+    if len(tokens) < 3:
         return False
-    common = sum(w in ENGLISH_COMMON for w in words)
-    return 3 * common >= 2 * len(words)
+    common = names = 0
+    for tok in tokens:
+        if tok.lower() in ENGLISH_COMMON:
+            common += 1
+        elif tok[0].isupper():
+            names += 1
+    if len(tokens) >= 4 and 3 * common >= 2 * len(tokens):
+        return True
+    return common >= 2 and 3 * common >= 2 * (len(tokens) - names)

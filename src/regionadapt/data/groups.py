@@ -26,6 +26,14 @@ OPERATORS = ("any_of", "all_of", "not")
 
 def answer(result: Any) -> tuple[Answer, str]:
     """A filter's return value as (keep | drop | abstain, its note or reason)."""
+    if type(result) is tuple and len(result) == 2 and type(result[1]) is str and result[1]:
+        verdict = result[0]  # the common shape, (verdict, text): answered without the checks below
+        if verdict is True:
+            return "keep", result[1]
+        if verdict is False:
+            return "drop", result[1]
+        if verdict is None:
+            return "abstain", result[1]
     if result is True:
         return "keep", ""
     if isinstance(result, tuple) and len(result) >= 1:

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from regionadapt.data.text import UNSPACED_SCRIPTS, is_word_char, normalise, script_of
+from regionadapt.data.text import UNSPACED_SCRIPTS, cached_script, is_word_char, normalise
 
 if TYPE_CHECKING:
     from regionadapt.packs import RegionPack
@@ -47,12 +47,12 @@ class Hit:
 
 
 def _bounded(key: str, spaced: bool) -> bool:
-    return spaced and not any(script_of(ch) in UNSPACED_SCRIPTS for ch in key)
+    return spaced and not any(cached_script(ch) in UNSPACED_SCRIPTS for ch in key)
 
 
 def _logographic(key: str) -> bool:
     """Han or kana: a character is a syllable or a word, so two of them make a real word."""
-    return any(script_of(ch) in ("Hani", "Hira", "Kana") for ch in key)
+    return any(cached_script(ch) in ("Hani", "Hira", "Kana") for ch in key)
 
 
 def lexicon_terms(pack: RegionPack, languages: list[str] | None = None) -> list[tuple[str, Term]]:
@@ -85,7 +85,7 @@ def place_terms(pack: RegionPack, elsewhere: bool = False) -> list[tuple[str, Te
     for p in places_elsewhere(pack) if elsewhere else places(pack):
         key = normalise(p.name)
         bounded = _bounded(key, True)
-        latin = any(script_of(ch) == "Latn" for ch in key)
+        latin = any(cached_script(ch) == "Latn" for ch in key)
         term = Term(f"{kind}:{p.name}", p.kind, p.country, kind, bounded, p.ambiguous, latin)
         out.append((key, term))
     return out
@@ -135,20 +135,27 @@ class TermMatcher:
         hits: list[Hit] = []
         for end, (key, items) in self._automaton.iter(norm):
             start = end - len(key) + 1
-            boundary_ok = (start == 0 or not is_word_char(norm[start - 1])) and (
-                end + 1 >= len(norm) or not is_word_char(norm[end + 1])
-            )
+            boundary_ok = (start == 0 or not is_word_char(norm[start - 1]) or _prefixed(norm, start, len(key))) and (
+                end + 1 >= len(norm) or not is_word_char(norm[end + 1]) or _particle(norm, end + 1)
+            )  # fmt: skip
             for t in items:
                 if t.bounded and not boundary_ok:
-                    continue
+                    if not (t.capital and aligned and _locative(nfc, start, end + 1)):
+                        continue
                 ambiguous = t.ambiguous
                 if t.capital and not lowercase_caption:
                     if aligned and not nfc[start].isupper():
                         continue  # "bang" is not Bang (a place); "Bang Na" is
-                    if len(key) <= 5 and _sentence_start(norm, start):
+                    # (a country or province elsewhere, from the ISO lists, only vetoes:
+                    # "Idaho at night" is foreign enough; GeoNames' alternate names of cities
+                    # elsewhere hold everyday words, "Warna" is Varna in Polish)
+                    short = 4 if t.kind == "elsewhere" and t.category != "city" else 5
+                    if len(key) <= short and _sentence_start(norm, start):
                         ambiguous = True  # capitalised by position only? ("Soko la Mombasa")
                 elif t.capital:
                     ambiguous = True  # an all-lowercase caption cannot show a proper name
+                if t.capital and _hyphenated(norm, start, end + 1):
+                    ambiguous = True  # part of a compound word ("Ende-Zeit" is German for end time)
                 hits.append(
                     Hit(t.entry_id, t.category, t.lang, key, start, end + 1, t.kind, ambiguous)
                 )
@@ -159,6 +166,77 @@ class TermMatcher:
     def first(self, text: str) -> Hit | None:
         hits = self.find(text, first_only=True)
         return hits[0] if hits else None
+
+
+# Words written onto a name without a space. Hebrew and Arabic join one-letter prepositions and
+# conjunctions to the next word (במאקאסאר "in Makassar", وبانكوك "and Bangkok"); Korean puts
+# its case particles after it (방콕의 "of Bangkok"). A name is still a whole word when all that
+# touches it is one of these.
+_PREFIX_LETTERS = frozenset("בלמהושכوبلفك")
+_KOREAN_PARTICLES = (
+    "에서",
+    "으로",
+    "까지",
+    "부터",
+    "의",
+    "에",
+    "은",
+    "는",
+    "이",
+    "가",
+    "을",
+    "를",
+    "과",
+    "와",
+    "로",
+    "도",
+    "만",
+)
+
+
+def _prefixed(text: str, start: int, length: int) -> bool:
+    """Up to two prefix letters (Hebrew, Arabic) between a word start and the name at ``start``.
+    Names of 5 letters or more only: a short one is too often the tail of a longer word (יוון,
+    Greece, in כיוון, "direction")."""
+    if length < 5 or text[start] < "\u0590" or text[start] > "\u06ff":
+        return False
+    for k in (1, 2):
+        if start - k < 0 or text[start - k] not in _PREFIX_LETTERS:
+            return False
+        if start - k == 0 or not is_word_char(text[start - k - 1]):
+            return True
+    return False
+
+
+def _particle(text: str, at: int) -> bool:
+    """A Korean particle from ``at`` to a word end, after a name ending in Hangul."""
+    if not ("\uac00" <= text[at - 1] <= "\ud7af"):
+        return False
+    for p in _KOREAN_PARTICLES:
+        if text.startswith(p, at):
+            after = at + len(p)
+            return after >= len(text) or not is_word_char(text[after])
+    return False
+
+
+def _hyphenated(text: str, start: int, end: int) -> bool:
+    """Joined by a hyphen to a word of 3+ letters ("Ende-Zeit"); a short prefix is not a word
+    (Zulu "ei-Accra", Arabic "al-Quds")."""
+    after = end + 3 < len(text) and text[end] == "-" and text[end + 1 : end + 4].isalpha()
+    before = start >= 4 and text[start - 1] == "-" and text[start - 4 : start - 1].isalpha()
+    return after or before
+
+
+def _locative(text: str, start: int, end: int) -> bool:
+    """A capitalised name with a short lower-case prefix written onto it and nothing after:
+    Bantu locatives ("eMiddelburg", "eGoli", "kwaZulu"). ``text`` is the caption as written."""
+    if not text[start].isupper() or (end < len(text) and is_word_char(text[end])):
+        return False
+    i = start
+    while i > 0 and text[i - 1].isalpha():
+        i -= 1
+    prefix = text[i:start]
+    return 1 <= len(prefix) <= 3 and prefix.isascii() and prefix.islower()
 
 
 def _sentence_start(text: str, start: int) -> bool:

@@ -58,7 +58,8 @@ def script_of(ch: str) -> str | None:
 _CACHE: dict[str, str | None] = {}
 
 
-def _cached_script(ch: str) -> str | None:
+def cached_script(ch: str) -> str | None:
+    """:func:`script_of`, remembered per character (the range search runs once per character)."""
     try:
         return _CACHE[ch]
     except KeyError:
@@ -71,7 +72,7 @@ def dominant_script(text: str) -> tuple[str | None, float]:
 
     Per character a dictionary look-up (the range search runs once per distinct character):
     this runs on every caption the language filter sees."""
-    counts = Counter(map(_cached_script, text))
+    counts = Counter(map(cached_script, text))
     counts.pop(None, None)
     if not counts:
         return None, 0.0
@@ -79,9 +80,16 @@ def dominant_script(text: str) -> tuple[str | None, float]:
     return script, n / sum(counts.values())
 
 
+def script_counts(text: str) -> Counter:
+    """Letters per script (characters of no script left out)."""
+    counts = Counter(map(cached_script, text))
+    counts.pop(None, None)
+    return counts
+
+
 def scripts_present(text: str) -> set[str]:
     """Every script among the letters of ``text``."""
-    found = set(map(_cached_script, text))
+    found = set(map(cached_script, text))
     found.discard(None)
     return found
 
