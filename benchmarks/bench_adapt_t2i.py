@@ -10,6 +10,10 @@ machine's load average (the machine may be shared: read the times with it).
 Targets (issue 15): 20 minutes from an empty cache, 10 minutes cached, on 2 CPU cores.
 
     python benchmarks/bench_adapt_t2i.py [--cache DIR] [--keep DIR] [--out result.json]
+                                         [--tune-seed N]
+
+``--tune-seed`` re-runs the method with another tune seed (LoRA init, batch order, noise and
+timesteps) on the same base, judge and prompts: a confirming second seed.
 """
 
 from __future__ import annotations
@@ -58,6 +62,22 @@ def _built(log: str) -> dict[str, float]:
     return out
 
 
+def _set_tune_seed(config: Path, seed: int) -> None:
+    """Set ``seed`` in the [t2i.tune] table init wrote (checked by parsing it back)."""
+    import re
+    import tomllib
+
+    text = config.read_text(encoding="utf-8")
+    head = text.index("[t2i.tune]")
+    end = text.find("\n[", head + 1)
+    end = len(text) if end < 0 else end
+    table, n = re.subn(r"(?m)^seed = \d+", f"seed = {seed}", text[head:end])
+    if n != 1:
+        sys.exit(f"{config}: expected one 'seed = ' line in [t2i.tune], found {n}")
+    config.write_text(text[:head] + table + text[end:], encoding="utf-8")
+    assert tomllib.loads(config.read_text(encoding="utf-8"))["t2i"]["tune"]["seed"] == seed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -66,6 +86,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, help="cache folder to use (default: a fresh, empty one)")
     ap.add_argument("--keep", type=Path, help="copy the run folder here (contact sheets...)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--tune-seed", type=int, help="the [t2i.tune] seed (default: init's, 0)")
     args = ap.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,6 +97,8 @@ def main() -> None:
         cli = [sys.executable, "-m", "regionadapt"]
         t0 = time.perf_counter()
         _run(cli, ["init", "--region", args.region, "--arch", "t2i"], work, env)
+        if args.tune_seed is not None:
+            _set_tune_seed(work / "regionadapt.toml", args.tune_seed)
         t1 = time.perf_counter()
         log = _run(cli, ["adapt", "--arch", "t2i"], work, env)
         t2 = time.perf_counter()
@@ -102,6 +125,7 @@ def main() -> None:
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
         "cache": "given" if args.cache else "empty",
+        "tune_seed": args.tune_seed or 0,
     }
     print(f"init + adapt: {out['total_s']:.1f} s (init {out['init_s']:.1f} s, adapt "
           f"{out['adapt_s']:.1f} s) on {out['cpus']} CPUs, cache {out['cache']}, load average "

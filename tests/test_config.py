@@ -69,6 +69,27 @@ def test_init_with_a_real_model_writes_the_paper_recipe(tmp_path):
     assert roles["sea-vqa"] == "regional" and roles["cvqa"] == "global"
 
 
+def test_init_with_a_t2i_pipeline_writes_benchmarks_that_need_no_download(tmp_path):
+    """A real text-to-image model gets a regional (lexicon prompts) and a global (shipped
+    dense prompts) benchmark written active: the config opens and scores without data sets."""
+    folder = tmp_path / "sdxl"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionXLPipeline"}')
+    res = run_cli("init", "--region", "sea", "--arch", "t2i", "--model", str(folder), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    text = (tmp_path / CONFIG_NAME).read_text(encoding="utf-8")
+    assert "# SEA lexicon prompts: prompts generated from the pack's lexicon" in text
+    assert "the real DPG-Bench needs its VQA judge" in text
+    cfg = load_config(tmp_path / CONFIG_NAME)
+    got = {b.name: (b.role, b.evaluator, b.params) for b in cfg.t2i.evaluate.benchmarks}
+    assert got == {
+        "sea-lexicon-prompts": ("regional", "clip-score", {"prompts": "lexicon"}),
+        "dpg-bench": ("global", "clip-score", {"prompts": "global"}),
+    }
+    project = open_project(tmp_path / CONFIG_NAME, "t2i")
+    assert set(project.components["evaluators"]) == {"sea-lexicon-prompts", "dpg-bench"}
+
+
 def test_init_refuses_to_overwrite_without_force(tmp_path):
     path = _write(tmp_path, "# my own edits\n")
     res = run_cli("init", "--region", "sea", cwd=tmp_path)

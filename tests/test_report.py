@@ -137,3 +137,50 @@ def test_html_is_self_contained(tmp_path):
         page.count("<img ") == 3 and page.count("<table>") == 1 + 2 + 2
     )  # results, benchmarks, groups
     assert "&lt;- chosen" in page
+
+
+def test_images_evaluators_record_are_shown_once_from_the_run_folder(tmp_path):
+    """An evaluator's ``images`` (paths inside the run folder) appear under "Images" in
+    report.md (relative link) and report.html (embedded), once each however many models name
+    them; a recorded file that is gone is listed, not fatal."""
+    import base64
+
+    from PIL import Image
+
+    run = tmp_path / "runs" / "x-t2i"
+    sheet = run / "t2i-images" / "test" / "demo-regional-contact.png"
+    sheet.parent.mkdir(parents=True)
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(sheet)
+    results = make_results()
+    for m in results["models"].values():
+        m["benchmarks"]["demo-regional"]["images"] = [
+            {"path": "t2i-images/test/demo-regional-contact.png", "title": "contact sheet"}
+        ]
+    results["models"]["tuned"]["benchmarks"]["demo-global"]["images"] = [
+        {"path": "t2i-images/test/gone.png", "title": "deleted since"}
+    ]
+    out = run / "evaluate"
+    out.mkdir()
+    render_report(results, out)
+    md = (out / "report.md").read_text()
+    images = md.split("## Images", 1)[1]
+    assert images.count("![demo-regional: contact sheet](../t2i-images/test/demo-regional-contact.png)") == 1
+    assert "not found in the run folder: `t2i-images/test/gone.png`" in images
+    page = (out / "report.html").read_text()
+    assert base64.b64encode(sheet.read_bytes()).decode() in page
+    # the `regionadapt report` folder sits beside evaluate/: the same relative link works
+    (run / "report").mkdir()
+    render_report(results, run / "report")
+    assert "](../t2i-images/test/demo-regional-contact.png)" in (run / "report" / "report.md").read_text()
+
+
+def test_eval_result_images_must_stay_inside_the_run_folder():
+    from regionadapt.components import EvalResult
+
+    ok = EvalResult(score=0.5, n=1, images=[{"path": "t2i-images/a.png", "title": "t"}])
+    ok.check("ev")
+    assert ok.to_json()["images"] == [{"path": "t2i-images/a.png", "title": "t"}]
+    assert "images" not in EvalResult(score=0.5, n=1).to_json()
+    for bad in ("../a.png", "/abs/a.png", "", "a\\b.png"):
+        with pytest.raises(ValueError, match="images entry"):
+            EvalResult(score=0.5, n=1, images=[{"path": bad}]).check("ev")

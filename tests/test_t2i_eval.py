@@ -131,6 +131,9 @@ def test_evaluate_scores_groups_seeds_and_keeps_images(setup, tmp_path):
     want = [max(float(s), 0) / 100 for s in again_scores]
     assert [r["clip_item"] for r in rows] == pytest.approx(want, abs=1e-5)
     assert (tmp_path / "run" / "t2i-images" / "test" / "lexicon-contact.png").is_file()
+    # the result names the sheet (relative to the run folder) for the report to show
+    assert [i["path"] for i in res.images] == ["t2i-images/test/lexicon-contact.png"]
+    assert res.to_json()["images"][0]["title"].startswith("contact sheet, test split")
 
 
 def test_global_prompts_and_the_contact_sheet_over_models(setup, tmp_path):

@@ -13,7 +13,7 @@ import importlib.util
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from regionadapt.errors import ConfigError, PluginError
@@ -215,7 +215,9 @@ class EvalResult:
     ``raw`` (its own value and unit, e.g. CLIPScore 31.2) and says in ``normalization`` how
     ``score`` was derived from it. ``groups`` maps a grouping (country, lang, income bin...) to
     {group value: {"score": s, "n": count}}; ``skipped`` counts items left out with their
-    reason (never silently).
+    reason (never silently). ``images`` lists pictures the evaluator kept in the run for people
+    to look at (e.g. contact sheets of generated images): {"path": relative to the run folder,
+    "title": a caption}; the report shows each one once.
     """
 
     score: float
@@ -227,6 +229,7 @@ class EvalResult:
     raw: float | None = None
     raw_name: str = ""
     normalization: str = ""
+    images: list[dict[str, str]] = field(default_factory=list)
 
     def check(self, who: str) -> None:
         """Refuse a score that does not mean "in [0, 1], higher is better"."""
@@ -237,6 +240,14 @@ class EvalResult:
                 f"{who}: score must lie in [0, 1] (higher is better), got {self.score!r}; "
                 "normalise the metric and report it as `raw`"
             )
+        for img in self.images:
+            path = str(img.get("path", "")) if isinstance(img, dict) else ""
+            parts = PurePosixPath(path).parts
+            if not path or path.startswith("/") or ".." in parts or "\\" in path:
+                raise ValueError(
+                    f"{who}: images entry {img!r}: expected {{'path': a '/'-separated path "
+                    "inside the run folder, 'title': text}"
+                )
         if self.items is not None:
             if len(self.items) != self.n:
                 raise ValueError(f"{who}: {len(self.items)} item scores for n={self.n} items")
@@ -263,6 +274,8 @@ class EvalResult:
             out["normalization"] = self.normalization
         if self.items is not None:
             out["items"] = self.items
+        if self.images:
+            out["images"] = [{"path": i["path"], "title": i.get("title", "")} for i in self.images]
         return out
 
 
@@ -295,6 +308,14 @@ class Evaluator(Component):
         if bench.slice:
             params["slice"] = bench.slice
         return params
+
+    @classmethod
+    def pack_note(cls, bench: Any, pack: RegionPack) -> str | None:
+        """Why ``pack_params`` needs no download, when it needs none (prompts generated from the
+        pack or shipped with the plugin): ``init`` then writes the benchmark active, with this
+        note as its comment. None (the default): a benchmark without a hub id needs a local
+        copy and is written commented out."""
+        return None
 
 
 BENCHMARK_FIELDS: dict[str, str] = {

@@ -210,7 +210,8 @@ def evaluator_for(arch: str, task: str) -> Any:
 
 def pack_benchmarks(pack: RegionPack, arch: str) -> str:
     """The pack's benchmarks for ``arch`` as config entries, each through the evaluator that
-    declares its task. One with no hub id needs a local copy: written commented out."""
+    declares its task. One with no hub id needs a local copy (written commented out) unless its
+    evaluator's ``pack_note`` says it needs none."""
     out = []
     for b in pack.benchmarks:
         if arch not in b.archs:
@@ -224,7 +225,10 @@ def pack_benchmarks(pack: RegionPack, arch: str) -> str:
             continue
         entry = _entry(arch, {"name": b.id, "role": b.role, "evaluator": ev.name, "params": params})
         where = b.hub_id or b.url or ""
-        if b.hub_id:
+        note = ev.pack_note(b, pack)
+        if note:
+            out.append(f"\n# {b.name}: {note}{entry}")
+        elif b.hub_id:
             sliced = ", the pack countries only" if b.slice else ""
             out.append(f"\n# {b.name}{sliced} ({where}){entry}")
         else:

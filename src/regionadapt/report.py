@@ -5,7 +5,9 @@ results.json alone, so ``regionadapt report RUN_DIR`` can redo it at any time.
 Optional parts of results.json are shown when present and skipped when not: confidence
 intervals (``models[label]["ci"]``, ``benchmarks[name]["ci"]``), raw non-accuracy metrics
 (``raw``, ``raw_name``, ``normalization``), the choice's margin over the runner-up
-(``choice``) and the result label (``label``: "" for a real model).
+(``choice``), the result label (``label``: "" for a real model) and pictures evaluators kept
+in the run (a benchmark entry's ``images``: [{"path": relative to the run folder, "title"}],
+e.g. contact sheets of generated images), shown under "Images" once each.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import base64
 import html
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -224,7 +227,41 @@ def _benchmark_blocks(results: dict[str, Any]) -> list[Block]:
     return out
 
 
-def _blocks(results: dict[str, Any], figures: list[tuple[str, str, str]]) -> list[Block]:
+def recorded_images(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(benchmark, title, path relative to the run folder) of every picture an evaluator
+    recorded, in benchmark order, each path once (every model's entry names the same sheet)."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for label, m in _rows(results):
+        for name, bench in m.get("benchmarks", {}).items():
+            for img in bench.get("images", []):
+                path = img["path"]
+                if path not in seen:
+                    seen[path] = (name, img.get("title") or path, path)
+    return list(seen.values())
+
+
+def _image_blocks(results: dict[str, Any], run_root: Path | None, out_dir: Path) -> list[Block]:
+    images = recorded_images(results)
+    if not images or run_root is None:
+        return []
+    out: list[Block] = [("h2", "Images")]
+    missing = []
+    for name, title, path in images:
+        file = run_root / path
+        if file.is_file():
+            out.append(("p", f"{name}: {title} (`{path}`)"))
+            out.append(("img", f"{name}: {title}", os.path.relpath(file, out_dir)))
+        else:
+            missing.append(path)
+    if missing:
+        out.append(("p", "Recorded but not found in the run folder: "
+                    + ", ".join(f"`{m}`" for m in missing)))  # fmt: skip
+    return out
+
+
+def _blocks(
+    results: dict[str, Any], figures: list[tuple[str, str, str]], images: list[Block] = ()
+) -> list[Block]:
     text = text_report(results).splitlines()
     label = _label(results)
     blocks: list[Block] = [("h1", text[0])]
@@ -246,6 +283,7 @@ def _blocks(results: dict[str, Any], figures: list[tuple[str, str, str]]) -> lis
     if figures:
         blocks.append(("h2", "Per group: base vs tuned vs chosen merge"))
         blocks += [("img", f"{name} by {group}", file) for name, group, file in figures]
+    blocks += list(images)
     return blocks
 
 
@@ -305,15 +343,21 @@ def to_html(blocks: list[Block], title: str, folder: Path) -> str:
     )
 
 
-def render_report(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Write report.md, report.html and every figure into ``out_dir``; return what was written."""
+def render_report(
+    results: dict[str, Any], out_dir: str | Path, run_root: str | Path | None = None
+) -> list[Path]:
+    """Write report.md, report.html and every figure into ``out_dir``; return what was written.
+
+    ``run_root`` is the run folder the recorded images' paths are relative to (default: the
+    parent of ``out_dir``, which is where the evaluate stage and ``regionadapt report`` write)."""
     from regionadapt import report_plots
 
     out_dir = Path(out_dir)
+    root = Path(run_root) if run_root is not None else out_dir.resolve().parent
     report_plots.grp_curve(results, out_dir / PLOT_NAME)
     report_plots.tradeoff(results, out_dir / TRADEOFF_NAME)
     figures = report_plots.group_bars(results, _compared(results), out_dir)
-    blocks = _blocks(results, figures)
+    blocks = _blocks(results, figures, _image_blocks(results, root, out_dir.resolve()))
     md, page = out_dir / "report.md", out_dir / "report.html"
     atomic_write_text(md, to_markdown(blocks))
     atomic_write_text(page, to_html(blocks, blocks[0][1], out_dir))
@@ -322,6 +366,8 @@ def render_report(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     ]
 
 
-def write_report(results: dict[str, Any], out_dir: str | Path) -> Path:
+def write_report(
+    results: dict[str, Any], out_dir: str | Path, run_root: str | Path | None = None
+) -> Path:
     """Like :func:`render_report`; returns the path of report.md."""
-    return render_report(results, out_dir)[0]
+    return render_report(results, out_dir, run_root)[0]

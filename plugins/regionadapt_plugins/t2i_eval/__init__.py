@@ -1,5 +1,5 @@
 """Evaluators for text-to-image models: CLIPScore with any registered embedding model as the
-judge, on cultural prompts from the pack's lexicon or shipped everyday dense prompts; generated
+judge, VQAScore-style P(Yes) with any registered chat VLM as the judge, on cultural prompts from the pack's lexicon or shipped everyday dense prompts; generated
 images and contact sheets kept in the run; a blind human-rating kit (``rating.py``).
 
 A built-in plugin (entry point ``t2i_eval``). Importing this module imports no torch.
@@ -16,8 +16,10 @@ from regionadapt.hookspecs import hookimpl
 @hookimpl
 def register_evaluators(register: Callable[[Any], None]) -> None:
     from regionadapt_plugins.t2i_eval.clip_score import ClipScore
+    from regionadapt_plugins.t2i_eval.vqa_score import VqaScore
 
     register(ClipScore)
+    register(VqaScore)
 
 
 @hookimpl

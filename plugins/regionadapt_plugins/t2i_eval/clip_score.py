@@ -115,6 +115,15 @@ class ClipScore(Evaluator):
         # needs its VQA judge and a local copy) is stood in for by the shipped dense prompts.
         return {"prompts": "lexicon" if bench.role == "regional" else "global"}
 
+    @classmethod
+    def pack_note(cls, bench: Any, pack: Any) -> str | None:
+        if bench.role == "regional":
+            return "prompts generated from the pack's lexicon (nothing to download)"
+        return (
+            "stood in for by the shipped everyday dense prompts, DPG-Bench style, judged by "
+            "CLIPScore (the real DPG-Bench needs its VQA judge and a local copy)"
+        )
+
     def prompts(self, ctx: Context, split: str) -> list[dict[str, Any]]:
         from regionadapt_plugins.t2i_eval import prompts as P
 
@@ -144,26 +153,44 @@ class ClipScore(Evaluator):
             texts, seed, batch_size=p.batch_size,
             num_inference_steps=p.num_inference_steps, guidance_scale=p.guidance_scale,
         )  # fmt: skip
-        judge = self.judge_handle(ctx)
-        per = clip_scores(judge, images, texts, p.judge_batch_size).tolist()
-        item_scores = [max(s, 0.0) / 100.0 for s in per]
+        item_scores, extra = self.score_images(ctx, images, texts)
+        shown = []
         if p.save_images and ctx.run is not None:
             from regionadapt_plugins.t2i_eval.images import save_generated
 
-            save_generated(
+            folder = save_generated(
                 ctx.run.root, split, self.prompt_set(), model, items, images, item_scores
             )
-        raw = max(sum(per) / len(per), 0.0)  # torchmetrics: max(mean(100 cos), 0)
+            sheet = folder.parent.with_name(f"{self.prompt_set()}-contact.png")
+            if sheet.is_file():  # the report shows it (every model so far: one column each)
+                shown.append({
+                    "path": sheet.relative_to(ctx.run.root).as_posix(),
+                    "title": f"contact sheet, {split} split: one row per prompt, one column "
+                    "per model (base, merges by b, tuned)",
+                })  # fmt: skip
         return EvalResult(
             score=sum(item_scores) / len(item_scores),
             n=len(items),
-            metrics={"clip_score": raw, "n_negative": float(sum(s < 0 for s in per))},
             groups=_groups(items, item_scores),
             items=item_scores,
-            raw=raw,
-            raw_name="CLIPScore",
-            normalization="mean over prompts of max(100 * cos(image, text), 0) / 100",
+            images=shown,
+            **extra,
         )
+
+    def score_images(
+        self, ctx: Context, images: list[Any], texts: list[str]
+    ) -> tuple[list[float], dict[str, Any]]:
+        """Per-item scores in [0, 1] and the EvalResult's metric fields."""
+        judge = self.judge_handle(ctx)
+        per = clip_scores(judge, images, texts, self.params.judge_batch_size).tolist()
+        item_scores = [max(s, 0.0) / 100.0 for s in per]
+        raw = max(sum(per) / len(per), 0.0)  # torchmetrics: max(mean(100 cos), 0)
+        return item_scores, {
+            "metrics": {"clip_score": raw, "n_negative": float(sum(s < 0 for s in per))},
+            "raw": raw,
+            "raw_name": "CLIPScore",
+            "normalization": "mean over prompts of max(100 * cos(image, text), 0) / 100",
+        }
 
     def judge_handle(self, ctx: Context) -> Any:
         p: ClipScoreParams = self.params  # type: ignore[assignment]
