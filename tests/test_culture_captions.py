@@ -219,7 +219,6 @@ MYANMAR_ZAWGYI = "\u103b\u1019\u1014\u1039\u1019\u102c"  # ျမန္မာ sh
 
 
 def test_zawgyi_is_detected_and_never_tokenised():
-    pytest.importorskip("myanmartools")
     from regionadapt_plugins.culture_eval.zawgyi import zawgyi_reason
 
     assert zawgyi_reason(MYANMAR_ZAWGYI) == "zawgyi"
@@ -232,7 +231,6 @@ def test_zawgyi_is_detected_and_never_tokenised():
 
 
 def test_caption_evaluator_skips_zawgyi(tmp_path):
-    pytest.importorskip("myanmartools")
     green, grey = (0, 200, 0), (90, 90, 90)
     rows = [  # a Unicode pair is scored; a Zawgyi reference or caption is counted, not scored
         {"id": "u", "image": png(COLOURS["TH"]), "reference": MYANMAR_UNICODE, "lang": "mya"},
