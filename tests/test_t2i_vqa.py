@@ -17,10 +17,11 @@ import openclip_tiny  # noqa: E402
 import t2i_tiny as T  # noqa: E402
 from data_kit import make_pack  # noqa: E402
 from regionadapt_plugins.t2i_eval import vqa_score as V  # noqa: E402
+from regionadapt_plugins.t2i_eval.clip_score import load_judge  # noqa: E402
 
 from regionadapt.components import Context, build  # noqa: E402
 from regionadapt.errors import ConfigError  # noqa: E402
-from regionadapt.handles import ChatPrompt  # noqa: E402
+from regionadapt.handles import ChatModel, ChatPrompt  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -77,7 +78,7 @@ def test_vqa_score_on_a_tiny_llava_judge(tmp_path):
 def test_a_judge_that_is_not_a_chat_model_is_refused(tmp_path):
     clip = openclip_tiny.tiny_base(tmp_path)["model"]
     with pytest.raises(ConfigError, match="not a chat model"):
-        V.load_chat_judge("open_clip", clip)
+        load_judge("open_clip", clip, Context(pack=None), ChatModel, "vqa-score")
     ev = build("evaluators", "vqa-score", {"prompts": "global", "judge": "x", "question": "Yes?"})
     with pytest.raises(ConfigError, match="placeholder"):
         ev.score_images(Context(pack=None), [], [])

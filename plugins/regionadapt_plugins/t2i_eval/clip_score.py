@@ -59,9 +59,17 @@ class ClipScoreParams(Strict):
     )
 
 
-def load_judge(backend_name: str, judge: str | dict[str, Any], ctx: Context) -> Any:
-    """The judge handle (cached per process), checked to be an embedding model."""
-    key = json.dumps([backend_name, judge], sort_keys=True)
+def load_judge(
+    backend_name: str,
+    judge: str | dict[str, Any],
+    ctx: Context,
+    protocol: type = EmbeddingModel,
+    who: str = "clip-score",
+) -> Any:
+    """The judge handle (cached per process), checked to provide ``protocol``: an embedding
+    model for clip-score, a chat model for vqa-score. ``judge`` is a folder / model id, or a
+    ModelParams table the backend prepares into a temporary folder."""
+    key = json.dumps([backend_name, judge, protocol.__name__], sort_keys=True)
     if key in _JUDGES:
         return _JUDGES[key]
     import tempfile
@@ -69,21 +77,22 @@ def load_judge(backend_name: str, judge: str | dict[str, Any], ctx: Context) -> 
     from regionadapt.components import build
     from regionadapt.schema import validate
 
-    backend = build("backends", backend_name, where="clip-score judge_backend")
-    if backend.handle is not EmbeddingModel and not issubclass(backend.handle, EmbeddingModel):
+    kind = "a chat model" if protocol.__name__ == "ChatModel" else "an embedding model"
+    backend = build("backends", backend_name, where=f"{who} judge_backend")
+    if backend.handle is not protocol and not issubclass(backend.handle, protocol):
         raise ConfigError(
-            f"clip-score: judge_backend {backend_name!r} loads {backend.handle}, not an "
-            "embedding model"
+            f"{who}: judge_backend {backend_name!r} loads {backend.handle.__name__}, not "
+            f"{kind} ({protocol.__name__})"
         )
     if isinstance(judge, str):
         handle = backend.load(judge)
     else:
-        params = validate(backend.ModelParams, judge, "clip-score judge", ConfigError)
+        params = validate(backend.ModelParams, judge, f"{who} judge", ConfigError)
         with tempfile.TemporaryDirectory(prefix="regionadapt-judge-") as tmp:
             backend.prepare_base(ctx, params, Path(tmp))
             handle = backend.load(tmp)
-    if not isinstance(handle, EmbeddingModel):
-        raise ConfigError(f"clip-score: the judge from {backend_name!r} is not an embedding model")
+    if not isinstance(handle, protocol):
+        raise ConfigError(f"{who}: the judge from {backend_name!r} is not {kind}")
     _JUDGES[key] = handle
     return handle
 

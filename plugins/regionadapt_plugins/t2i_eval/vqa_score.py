@@ -11,7 +11,6 @@ groups, saved images and contact sheets are those of ``clip-score``.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, ClassVar
 
@@ -21,11 +20,10 @@ from regionadapt.components import Context
 from regionadapt.errors import ConfigError
 from regionadapt.handles import ChatModel, ChatPrompt
 from regionadapt.schema import Strict
-from regionadapt_plugins.t2i_eval.clip_score import ClipScore, ClipScoreParams
+from regionadapt_plugins.t2i_eval.clip_score import ClipScore, ClipScoreParams, load_judge
 
 QUESTION = 'Does this figure show "{text}"? Please answer yes or no.'
 OPTIONS = ("Yes", "No")
-_JUDGES: dict[str, Any] = {}
 
 
 class VqaScoreParams(ClipScoreParams):
@@ -39,31 +37,13 @@ class VqaScoreParams(ClipScoreParams):
     judge_batch_size: int = Field(default=8, ge=1)
 
 
-def load_chat_judge(backend_name: str, judge: str) -> Any:
-    """The chat judge handle (cached per process), checked to be a ChatModel."""
-    key = json.dumps([backend_name, judge])
-    if key in _JUDGES:
-        return _JUDGES[key]
-    from regionadapt.components import build
-
-    backend = build("backends", backend_name, where="vqa-score judge_backend")
-    if backend.handle is not ChatModel and not issubclass(backend.handle, ChatModel):
-        raise ConfigError(
-            f"vqa-score: judge_backend {backend_name!r} loads {backend.handle.__name__}, not a "
-            "chat model (ChatModel)"
-        )
-    handle = backend.load(judge)
-    if not isinstance(handle, ChatModel):
-        raise ConfigError(f"vqa-score: the judge from {backend_name!r} is not a chat model")
-    _JUDGES[key] = handle
-    return handle
-
-
 def yes_probabilities(
     judge: Any, images: list[Any], texts: list[str], question: str = QUESTION, batch: int = 8
 ) -> list[float]:
     """P(Yes | Yes or No) per (image, text) pair."""
-    prompts = [ChatPrompt(question.format(text=t), [img]) for img, t in zip(images, texts, strict=True)]
+    prompts = [
+        ChatPrompt(question.format(text=t), [img]) for img, t in zip(images, texts, strict=True)
+    ]
     lps = judge.option_logprobs(prompts, [list(OPTIONS)] * len(prompts), normalize="sum",
                                 batch_size=batch)  # fmt: skip
     out = []
@@ -92,11 +72,13 @@ class VqaScore(ClipScore):
         p: VqaScoreParams = self.params  # type: ignore[assignment]
         if "{text}" not in p.question:
             raise ConfigError(f"vqa-score: question {p.question!r} has no '{{text}}' placeholder")
-        judge = load_chat_judge(p.judge_backend, p.judge)
+        judge = load_judge(p.judge_backend, p.judge, ctx, ChatModel, "vqa-score")
         probs = yes_probabilities(judge, images, texts, p.question, p.judge_batch_size)
         return probs, {
-            "metrics": {"p_yes": sum(probs) / len(probs),
-                        "share_yes": sum(x > 0.5 for x in probs) / len(probs)},  # fmt: skip
+            "metrics": {
+                "p_yes": sum(probs) / len(probs),
+                "share_yes": sum(x > 0.5 for x in probs) / len(probs),
+            },  # fmt: skip
             "raw": sum(probs) / len(probs),
             "raw_name": "VQAScore",
             "normalization": "mean over prompts of P(Yes) / (P(Yes) + P(No)) from the judge",
