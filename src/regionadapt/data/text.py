@@ -72,8 +72,7 @@ def dominant_script(text: str) -> tuple[str | None, float]:
 
     Per character a dictionary look-up (the range search runs once per distinct character):
     this runs on every caption the language filter sees."""
-    counts = Counter(map(cached_script, text))
-    counts.pop(None, None)
+    counts = script_counts(text)
     if not counts:
         return None, 0.0
     script, n = counts.most_common(1)[0]
