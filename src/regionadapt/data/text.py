@@ -55,16 +55,22 @@ def script_of(ch: str) -> str | None:
     return None
 
 
-_CACHE: dict[str, str | None] = {}
+class _ScriptCache(dict):
+    """Character -> :func:`script_of`, filled on first sight: a look-up is a plain dict read (C),
+    so ``map(_SCRIPT_OF, text)`` runs without a Python call per character."""
+
+    def __missing__(self, ch: str) -> str | None:
+        self[ch] = found = script_of(ch)
+        return found
+
+
+_CACHE = _ScriptCache()
+_SCRIPT_OF = _CACHE.__getitem__
 
 
 def cached_script(ch: str) -> str | None:
     """:func:`script_of`, remembered per character (the range search runs once per character)."""
-    try:
-        return _CACHE[ch]
-    except KeyError:
-        _CACHE[ch] = s = script_of(ch)
-        return s
+    return _CACHE[ch]
 
 
 def dominant_script(text: str) -> tuple[str | None, float]:
@@ -81,14 +87,14 @@ def dominant_script(text: str) -> tuple[str | None, float]:
 
 def script_counts(text: str) -> Counter:
     """Letters per script (characters of no script left out)."""
-    counts = Counter(map(cached_script, text))
+    counts = Counter(map(_SCRIPT_OF, text))
     counts.pop(None, None)
     return counts
 
 
 def scripts_present(text: str) -> set[str]:
     """Every script among the letters of ``text``."""
-    found = set(map(cached_script, text))
+    found = set(map(_SCRIPT_OF, text))
     found.discard(None)
     return found
 
@@ -98,6 +104,14 @@ def canonical_script(code: str) -> str:
     return _ALIASES.get(code, code)
 
 
+_WORD_CHAR: dict[str, bool] = {}
+
+
 def is_word_char(ch: str) -> bool:
-    """Letters, marks and digits: what must not touch a spaced-script match on either side."""
-    return unicodedata.category(ch)[0] in "LMN"
+    """Letters, marks and digits: what must not touch a spaced-script match on either side
+    (remembered per character: the matcher asks twice a hit)."""
+    try:
+        return _WORD_CHAR[ch]
+    except KeyError:
+        _WORD_CHAR[ch] = found = unicodedata.category(ch)[0] in "LMN"
+        return found
