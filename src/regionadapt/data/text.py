@@ -12,6 +12,15 @@ import bisect
 import unicodedata
 from collections import Counter
 
+try:  # the C loop under Counter(iterable), without Counter.update's Python-level checks
+    from collections import _count_elements
+except ImportError:  # pragma: no cover - other Pythons
+
+    def _count_elements(counts, iterable):
+        for item in iterable:
+            counts[item] = counts.get(item, 0) + 1
+
+
 # (first code point, last code point, ISO 15924 script). Sorted by first code point.
 _RANGES: list[tuple[int, int, str]] = sorted([
     (0x0041, 0x005A, "Latn"), (0x0061, 0x007A, "Latn"), (0x00C0, 0x024F, "Latn"),
@@ -87,7 +96,8 @@ def dominant_script(text: str) -> tuple[str | None, float]:
 
 def script_counts(text: str) -> Counter:
     """Letters per script (characters of no script left out)."""
-    counts = Counter(map(_SCRIPT_OF, text))
+    counts: Counter = Counter()
+    _count_elements(counts, map(_SCRIPT_OF, text))
     counts.pop(None, None)
     return counts
 
