@@ -48,6 +48,8 @@ class GazetteerFilter(Filter):
 
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
         hits = self._matcher.find(sample.get("text") or "")
+        if not hits and self.params.scope == "pack":  # most captions
+            return False, "no-place-name: caption names no place of the pack's countries"
         if self.params.scope == "elsewhere":
             away = [h for h in hits if h.kind == "elsewhere" and not h.ambiguous]
             if away:
