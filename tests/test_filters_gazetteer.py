@@ -131,3 +131,10 @@ def test_matchers_survive_pickling_for_worker_processes(sea):
     sounds = sound_matcher(sea)
     again = pickle.loads(pickle.dumps(sounds))
     assert [again.find(t) for t in texts] == [sounds.find(t) for t in texts]
+
+
+def test_a_longer_name_elsewhere_outweighs_a_place_of_the_pack():
+    g = _f(get_pack("south-asia"), "gazetteer")
+    assert kept(g.keep(_s("Morning in Kota")))  # Kota, Rajasthan
+    res = g.keep(_s("Suasana jalan di Kota Administrasi Jakarta Timur"))
+    assert not kept(res) and res[1].startswith("place-contested: kota"), res
