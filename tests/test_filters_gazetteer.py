@@ -114,3 +114,27 @@ def test_evidence_only_needs_a_pack_that_marks_evidence(tmp_path):
     f = build("filters", "language", {"evidence_only": True})
     with pytest.raises(ConfigError, match="marks none of its languages `evidence = true`"):
         f.setup(make_ctx(tmp_path))
+
+
+def test_matchers_survive_pickling_for_worker_processes(sea):
+    """Worker processes get the filters pickled; the automata cannot be, and are rebuilt."""
+    import pickle
+
+    from regionadapt_plugins.filters.matching import pack_matcher, sound_matcher
+
+    texts = ["Night market in Khon Kaen", "ตลาดนัดที่เชียงใหม่", "Apple pie in Paris",
+             "ถนนยามเช้าที่เบอร์ลิน", "a satellite dish"]  # fmt: skip
+    matcher = pack_matcher(sea)
+    copy = pickle.loads(pickle.dumps(matcher))
+    assert [copy.find(t) for t in texts] == [matcher.find(t) for t in texts]
+    assert any(copy.find(t) for t in texts)
+    sounds = sound_matcher(sea)
+    again = pickle.loads(pickle.dumps(sounds))
+    assert [again.find(t) for t in texts] == [sounds.find(t) for t in texts]
+
+
+def test_a_longer_name_elsewhere_outweighs_a_place_of_the_pack():
+    g = _f(get_pack("south-asia"), "gazetteer")
+    assert kept(g.keep(_s("Morning in Kota")))  # Kota, Rajasthan
+    res = g.keep(_s("Suasana jalan di Kota Administrasi Jakarta Timur"))
+    assert not kept(res) and res[1].startswith("place-contested: kota"), res

@@ -146,6 +146,19 @@ def test_batch_scores_equal_py3langid_one_at_a_time():
     assert (got.argmax(axis=1) == want.argmax(axis=1)).all()
 
 
+def test_language_batch_verdicts_equal_one_caption_at_a_time(tmp_path):
+    """The batch path (one score matrix, rows judged together) gives each caption the verdict
+    and the reason, to the printed probability, that the one-caption path gives it."""
+    f = _filter(tmp_path, "language")
+    texts = ["Pasar pagi di Jakarta", "Umaga sa Maynila", "Ein Markt in Berlin am Morgen",
+             "Một khu chợ ở Huế", "ตลาดน้ำ", "Un mercado en Oaxaca por la mañana",
+             "makan siang bersama keluarga", "kain songket", "xyz qwv"]  # fmt: skip
+    rows = f._scorer.decide(texts)
+    assert f._from_score_rows(rows) == [f._from_scores(row) for row in rows]
+    batch = f.keep_batch([new_sample(id=str(i), text=t) for i, t in enumerate(texts)])
+    assert batch == [f.keep(new_sample(id="x", text=t)) for t in texts]
+
+
 def test_language_fast_paths_need_no_model(tmp_path):
     from regionadapt_plugins.filters.english import plainly_english
 

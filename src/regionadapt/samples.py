@@ -29,16 +29,15 @@ FIELDS: dict[str, str] = {
 }
 
 ROLES = ("system", "user", "assistant")
+_BLANK: dict[str, Any] = {**{k: "" for k in FIELDS}, "image": None}
 
 
 def new_sample(**values: Any) -> dict[str, Any]:
     """A sample with every field present; ``meta`` may be given as a dict."""
-    unknown = set(values) - set(FIELDS)
+    unknown = values.keys() - FIELDS.keys()
     if unknown:
         raise ValueError(f"unknown sample fields {sorted(unknown)}; valid: {', '.join(FIELDS)}")
-    sample: dict[str, Any] = {k: "" for k in FIELDS}
-    sample["image"] = None
-    sample.update(values)
+    sample: dict[str, Any] = {**_BLANK, **values}
     if isinstance(sample["messages"], list):
         sample["messages"] = json.dumps(sample["messages"], ensure_ascii=False)
     if isinstance(sample["meta"], dict):

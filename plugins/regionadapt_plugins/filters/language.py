@@ -196,6 +196,26 @@ class LanguageFilter(Filter):
         label = self._ident.nb_classes[i]
         return self._label_to_code.get(label, label), float(scores[i]), total
 
+    def _from_score_rows(self, scores) -> list[tuple[str, float, float]]:
+        """:meth:`_from_scores` for every row of ``scores``: one gather and two argmax calls per
+        batch. Each row's total is summed alone, as :meth:`_from_scores` sums it (a sum along
+        axis 1 rounds differently in the last bit, which could move a caption across a
+        threshold)."""
+        pack_scores = scores[:, self._pack_idx]
+        totals = [float(row.sum()) for row in pack_scores]
+        best_pack = pack_scores.argmax(axis=1).tolist()
+        best = scores.argmax(axis=1).tolist()
+        out = []
+        for r, total in enumerate(totals):
+            if total >= 0.5:
+                j = best_pack[r]
+                out.append((self._pack_codes[j], float(pack_scores[r, j]), total))
+            else:
+                i = best[r]
+                label = self._ident.nb_classes[i]
+                out.append((self._label_to_code.get(label, label), float(scores[r, i]), total))
+        return out
+
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
         return self.keep_batch([sample])[0]
 
@@ -212,8 +232,8 @@ class LanguageFilter(Filter):
                 out[i] = res
         if need:
             scores = self._scorer.decide([text for _, text in need])
-            for (i, _), row in zip(need, scores, strict=True):
-                out[i] = self._judge(*self._from_scores(row))
+            for (i, _), found in zip(need, self._from_score_rows(scores), strict=True):
+                out[i] = self._judge(*found)
         return out
 
     def _before_model(self, sample: dict[str, Any]) -> bool | tuple[bool, str] | str:
@@ -223,7 +243,7 @@ class LanguageFilter(Filter):
             return False, "no-text: empty caption"
         # counting letters costs a pass over the text: only short texts can have too few
         letters = (
-            sum(ch.isalpha() for ch in text)
+            sum(map(str.isalpha, text))
             if len(text) < 4 * self.params.min_letters + 8
             else len(text)
         )

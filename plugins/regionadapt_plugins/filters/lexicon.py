@@ -23,7 +23,7 @@ class LexiconFilter(Filter):
         "forms match inside running text); the longest of overlapping matches wins; a form the "
         "pack marks ambiguous needs a second term (lexicon or place name) in the caption."
     )
-    requires: ClassVar[dict[str, str]] = {"ahocorasick": "pyahocorasick"}
+    requires: ClassVar[dict[str, str]] = {"ahocorasick_rs": "ahocorasick-rs"}
 
     class Params(Strict):
         categories: list[str] = Field(
@@ -71,6 +71,8 @@ class LexiconFilter(Filter):
 
     def keep(self, sample: dict[str, Any]) -> bool | tuple[bool, str]:
         hits = self._matcher.find(sample.get("text") or "")
+        if not hits:  # most captions: no need to weigh anything
+            return False, "no-lexicon-match: caption names no lexicon entry"
         hit = decide(hits, "lexicon")
         if hit is not None:
             return True, f"{hit.form} ({hit.category}, {hit.entry_id})"

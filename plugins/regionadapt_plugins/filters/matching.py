@@ -58,27 +58,39 @@ class SoundMatcher:
     """Places elsewhere by sound-alike key, for captions in Thai, Lao or Burmese script."""
 
     def __init__(self, pack: RegionPack) -> None:
-        import ahocorasick
-
         from regionadapt.data.gazetteer import sound_keys_elsewhere
 
         self._places = sound_keys_elsewhere(pack)
-        self._automaton = ahocorasick.Automaton()
-        for key in self._places:
-            self._automaton.add_word(key, key)
-        if self._places:
-            self._automaton.make_automaton()
+        self._keys = list(self._places)
+        self._build()
+
+    def _build(self) -> None:
+        import ahocorasick_rs
+
+        self._search = (
+            ahocorasick_rs.AhoCorasick(self._keys).find_matches_as_indexes if self._keys else None
+        )
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_search"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._build()
 
     def find(self, text: str):
-        """(the caption's key span, the place) of the first sound-alike place, or None."""
+        """(the caption's key span, the place) of the first sound-alike place (the earliest end,
+        the longest there), or None."""
         from regionadapt.data.soundalike import sound_key
         from regionadapt.data.text import normalise
 
-        if not self._places:
+        if self._search is None:
             return None
-        for _, key in self._automaton.iter(sound_key(normalise(text))):
-            return key, self._places[key]
-        return None
+        found = self._search(sound_key(normalise(text)), overlapping=True)
+        if not found:
+            return None
+        index = min(found, key=lambda m: (m[2], m[1]))[0]
+        return self._keys[index], self._places[self._keys[index]]
 
 
 def sound_matcher(pack: RegionPack) -> SoundMatcher:

@@ -98,6 +98,8 @@ class FilterGroup(Filter):
     def keep_batch(self, samples: list[dict[str, Any]]) -> list[tuple[bool | None, str]]:
         answers: list[list[tuple[str, Answer, str]]] = [[] for _ in samples]
         pending = list(range(len(samples)))
+        # any_of is decided by a keep, all_of by a drop; `not` has one member.
+        stop = _DECIDED_BY.get(self.op)
         for member, label in zip(self.members, self.member_labels, strict=True):
             if not pending:
                 break
@@ -106,17 +108,13 @@ class FilterGroup(Filter):
             for i, res in zip(pending, results, strict=True):
                 kind, text = answer(res)
                 answers[i].append((label, kind, text))
-                # any_of is decided by a keep, all_of by a drop; `not` has one member.
-                decided = (self.op == "any_of" and kind == "keep") or (
-                    self.op == "all_of" and kind == "drop"
-                )
-                if not decided:
+                if kind != stop:
                     still.append(i)
             pending = still
-        return [self._combine(a) for a in answers]
+        combine = self._combine
+        return [combine(a) for a in answers]
 
     def _combine(self, answers: list[tuple[str, Answer, str]]) -> tuple[bool | None, str]:
-        kinds = [k for _, k, _ in answers]
         if self.op == "not":
             ((label, kind, text),) = answers
             if kind == "abstain":
@@ -124,20 +122,22 @@ class FilterGroup(Filter):
             if kind == "keep":
                 return False, f"not-{_code(text) or label}: {label} kept it ({text or 'kept'})"
             return True, f"{self.label}: {label} dropped it ({text})"
-        want = "keep" if self.op == "any_of" else "drop"
-        decisive = [(label, text) for label, k, text in answers if k == want]
-        if decisive:
-            label, text = decisive[0]
-            verdict = want == "keep"
-            return verdict, f"{self.label}: {label}" + (f" ({text})" if text else "")
+        want = _DECIDED_BY[self.op]
+        # the deciding member, if any, is the last one asked (members after it never ran)
+        if answers and answers[-1][1] == want:
+            label, _, text = answers[-1]
+            return want == "keep", f"{self.label}: {label}" + (f" ({text})" if text else "")
         other = "drop" if want == "keep" else "keep"
-        if other in kinds:
-            parts = "; ".join(f"{label}: {text or k}" for label, k, text in answers)
+        if any(k == other for _, k, _ in answers):
+            parts = "; ".join([f"{label}: {text or k}" for label, k, text in answers])
             if self.op == "any_of":
                 return False, f"none-of: {parts}"
             return True, f"{self.label}: {parts}"
-        parts = "; ".join(f"{label}: {text}" for label, _, text in answers)
+        parts = "; ".join([f"{label}: {text}" for label, _, text in answers])
         return None, f"{self.label}: every member abstained ({parts})"
+
+
+_DECIDED_BY: dict[str, Answer] = {"any_of": "keep", "all_of": "drop"}
 
 
 def _labels(members: list[Filter]) -> list[str]:

@@ -15,7 +15,6 @@ holds a second, distinct term (:func:`decide`).
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from regionadapt.data.text import UNSPACED_SCRIPTS, cached_script, is_word_char, normalise
@@ -34,8 +33,7 @@ class Term(NamedTuple):
     capital: bool  # a Latin place name: must start with a capital letter in the caption
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple: made ~0.5 times a caption, cheaper than a frozen dataclass
     entry_id: str
     category: str
     lang: str
@@ -92,25 +90,35 @@ def place_terms(pack: RegionPack, elsewhere: bool = False) -> list[tuple[str, Te
 
 
 class TermMatcher:
-    """Built once per process (``setup``); picklable so worker processes can use it."""
+    """Built once per process (``setup``); picklable so worker processes can use it (the automaton
+    is rebuilt from the keys on arrival: it cannot be pickled)."""
 
     def __init__(self, terms: list[tuple[str, Term]]) -> None:
-        import ahocorasick
-
         payloads: dict[str, list[Term]] = {}
         for key, term in terms:
             if key:
                 payloads.setdefault(key, []).append(term)
-        self._automaton = ahocorasick.Automaton()
-        for key, items in payloads.items():
-            self._automaton.add_word(key, (key, tuple(items)))
-        self.size = len(payloads)
-        if payloads:
-            self._automaton.make_automaton()
+        self._keys = list(payloads)
+        # per key: (key, its length, its terms), looked up by the automaton's pattern index
+        self._payloads = [(key, len(key), tuple(items)) for key, items in payloads.items()]
+        self.size = len(self._keys)
+        self._build()
         self._memo: dict[str, list[Hit]] = {}
 
+    def _build(self) -> None:
+        import ahocorasick_rs
+
+        # every match, overlapping ones too (the longest wins later, after the word checks)
+        self._search = (
+            ahocorasick_rs.AhoCorasick(self._keys).find_matches_as_indexes if self._keys else None
+        )
+
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_memo": {}}
+        return {k: v for k, v in self.__dict__.items() if k != "_search"} | {"_memo": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._build()
 
     def find(self, text: str, first_only: bool = False) -> list[Hit]:
         """Every hit in ``text`` (after :func:`normalise`), longest first where hits overlap.
@@ -128,37 +136,44 @@ class TermMatcher:
     def _find(self, text: str) -> list[Hit]:
         if not self.size or not text:
             return []
-        nfc = unicodedata.normalize("NFC", text)
+        nfc = text if text.isascii() else unicodedata.normalize("NFC", text)
         norm = nfc.casefold()
+        found = self._search(norm, overlapping=True)
+        if not found:
+            return []
+        if len(found) > 1:
+            # by end, the longest first at one end (the order the hits are reported in)
+            found.sort(key=_end_then_longest)
         aligned = len(norm) == len(nfc)  # casefold changed no length: positions map back
         lowercase_caption = nfc == norm
+        n = len(norm)
+        payloads = self._payloads
         hits: list[Hit] = []
-        for end, (key, items) in self._automaton.iter(norm):
-            start = end - len(key) + 1
-            boundary_ok = (start == 0 or not is_word_char(norm[start - 1]) or _prefixed(norm, start, len(key))) and (
-                end + 1 >= len(norm) or not is_word_char(norm[end + 1]) or _particle(norm, end + 1)
+        for index, start, end in found:
+            key, length, items = payloads[index]
+            boundary_ok = (start == 0 or not is_word_char(norm[start - 1]) or _prefixed(norm, start, length)) and (
+                end >= n or not is_word_char(norm[end]) or _particle(norm, end)
             )  # fmt: skip
             for t in items:
                 if t.bounded and not boundary_ok:
-                    if not (t.capital and aligned and _locative(nfc, start, end + 1)):
+                    if not (t.capital and aligned and _locative(nfc, start, end)):
                         continue
                 ambiguous = t.ambiguous
-                if t.capital and not lowercase_caption:
-                    if aligned and not nfc[start].isupper():
-                        continue  # "bang" is not Bang (a place); "Bang Na" is
-                    # (a country or province elsewhere, from the ISO lists, only vetoes:
-                    # "Idaho at night" is foreign enough; GeoNames' alternate names of cities
-                    # elsewhere hold everyday words, "Warna" is Varna in Polish)
-                    short = 4 if t.kind == "elsewhere" and t.category != "city" else 5
-                    if len(key) <= short and _sentence_start(norm, start):
-                        ambiguous = True  # capitalised by position only? ("Soko la Mombasa")
-                elif t.capital:
-                    ambiguous = True  # an all-lowercase caption cannot show a proper name
-                if t.capital and _hyphenated(norm, start, end + 1):
-                    ambiguous = True  # part of a compound word ("Ende-Zeit" is German for end time)
-                hits.append(
-                    Hit(t.entry_id, t.category, t.lang, key, start, end + 1, t.kind, ambiguous)
-                )
+                if t.capital:
+                    if not lowercase_caption:
+                        if aligned and not nfc[start].isupper():
+                            continue  # "bang" is not Bang (a place); "Bang Na" is
+                        # (a country or province elsewhere, from the ISO lists, only vetoes:
+                        # "Idaho at night" is foreign enough; GeoNames' alternate names of
+                        # cities elsewhere hold everyday words, "Warna" is Varna in Polish)
+                        short = 4 if t.kind == "elsewhere" and t.category != "city" else 5
+                        if length <= short and _sentence_start(norm, start):
+                            ambiguous = True  # capitalised by position only? ("Soko la Mombasa")
+                    else:
+                        ambiguous = True  # an all-lowercase caption cannot show a proper name
+                    if _hyphenated(norm, start, end):
+                        ambiguous = True  # part of a compound ("Ende-Zeit" is German for end time)
+                hits.append(Hit(t.entry_id, t.category, t.lang, key, start, end, t.kind, ambiguous))
         if len(hits) > 1:
             hits = _longest(hits)
         return hits
@@ -192,6 +207,10 @@ _KOREAN_PARTICLES = (
     "도",
     "만",
 )
+
+
+def _end_then_longest(match: tuple[int, int, int]) -> tuple[int, int]:
+    return match[2], match[1]
 
 
 def _prefixed(text: str, start: int, length: int) -> bool:

@@ -12,6 +12,15 @@ import bisect
 import unicodedata
 from collections import Counter
 
+try:  # the C loop under Counter(iterable), without Counter.update's Python-level checks
+    from collections import _count_elements
+except ImportError:  # pragma: no cover - other Pythons
+
+    def _count_elements(counts, iterable):
+        for item in iterable:
+            counts[item] = counts.get(item, 0) + 1
+
+
 # (first code point, last code point, ISO 15924 script). Sorted by first code point.
 _RANGES: list[tuple[int, int, str]] = sorted([
     (0x0041, 0x005A, "Latn"), (0x0061, 0x007A, "Latn"), (0x00C0, 0x024F, "Latn"),
@@ -55,16 +64,22 @@ def script_of(ch: str) -> str | None:
     return None
 
 
-_CACHE: dict[str, str | None] = {}
+class _ScriptCache(dict):
+    """Character -> :func:`script_of`, filled on first sight: a look-up is a plain dict read (C),
+    so ``map(_SCRIPT_OF, text)`` runs without a Python call per character."""
+
+    def __missing__(self, ch: str) -> str | None:
+        self[ch] = found = script_of(ch)
+        return found
+
+
+_CACHE = _ScriptCache()
+_SCRIPT_OF = _CACHE.__getitem__
 
 
 def cached_script(ch: str) -> str | None:
     """:func:`script_of`, remembered per character (the range search runs once per character)."""
-    try:
-        return _CACHE[ch]
-    except KeyError:
-        _CACHE[ch] = s = script_of(ch)
-        return s
+    return _CACHE[ch]
 
 
 def dominant_script(text: str) -> tuple[str | None, float]:
@@ -81,14 +96,15 @@ def dominant_script(text: str) -> tuple[str | None, float]:
 
 def script_counts(text: str) -> Counter:
     """Letters per script (characters of no script left out)."""
-    counts = Counter(map(cached_script, text))
+    counts: Counter = Counter()
+    _count_elements(counts, map(_SCRIPT_OF, text))
     counts.pop(None, None)
     return counts
 
 
 def scripts_present(text: str) -> set[str]:
     """Every script among the letters of ``text``."""
-    found = set(map(cached_script, text))
+    found = set(map(_SCRIPT_OF, text))
     found.discard(None)
     return found
 
@@ -98,6 +114,14 @@ def canonical_script(code: str) -> str:
     return _ALIASES.get(code, code)
 
 
+_WORD_CHAR: dict[str, bool] = {}
+
+
 def is_word_char(ch: str) -> bool:
-    """Letters, marks and digits: what must not touch a spaced-script match on either side."""
-    return unicodedata.category(ch)[0] in "LMN"
+    """Letters, marks and digits: what must not touch a spaced-script match on either side
+    (remembered per character: the matcher asks twice a hit)."""
+    try:
+        return _WORD_CHAR[ch]
+    except KeyError:
+        _WORD_CHAR[ch] = found = unicodedata.category(ch)[0] in "LMN"
+        return found
