@@ -116,7 +116,7 @@ def t2i() -> ModelSource:
             bench(
                 "regional",
                 "regional",
-                3,
+                6,
                 "DEMO WORLD: pictures of the pack's lexicon concepts, prompted in the pack's "
                 "languages; right when the whole-world judge classifies the picture as the "
                 "prompted concept (R-precision; CLIPScore also reported)",
@@ -124,7 +124,7 @@ def t2i() -> ModelSource:
             bench(
                 "global",
                 "global",
-                2,
+                4,
                 "DEMO WORLD: pictures of 24 everyday things; R-precision by the whole-world judge",
             ),
         ],  # fmt: skip
