@@ -62,7 +62,8 @@ def test_a_short_pretraining_runs_and_saves_a_loadable_pipeline(tmp_path):
     pipe.save_pretrained(str(tmp_path / "p"), safe_serialization=True)
     (tmp_path / "p" / "regionadapt_t2i.json").write_text(json.dumps(B.GENERATION))
     handle = registry("backends").get("diffusers")().load(tmp_path / "p")
-    assert handle.resolution == 32 and handle.num_inference_steps == 20
+    assert handle.resolution == 32
+    assert handle.num_inference_steps == B.GENERATION["num_inference_steps"]
     img = handle.generate(["a photo of a dog"], seed=0, num_inference_steps=2)[0]
     assert img.size == (32, 32)
 
@@ -115,10 +116,29 @@ def test_demo_clip_score_uses_the_given_judge(tmp_path):
     pack = make_pack(tmp_path)
     judge = openclip_tiny.tiny_base(tmp_path)["model"]
     gen = registry("backends").get("diffusers")().load(T.tiny_base(tmp_path)["model"])
-    ev = registry("evaluators").get("demo-clip-score")(
-        {"part": "global", "per_concept": 1, "judge": judge, "num_inference_steps": 2}
-    )
+    params = {"part": "global", "per_concept": 1, "judge": judge, "num_inference_steps": 2}
+    ev = registry("evaluators").get("demo-clip-score")({**params, "metric": "clip-score"})
     res = ev.evaluate(gen, Context(pack=pack), "test")
     res.check("demo-clip-score")
     assert res.n == 24 and res.raw_name == "CLIPScore"
     assert set(res.groups["category"]) == {"everyday"}
+    # the default: R-precision over every concept of the world, CLIPScore kept as a metric
+    ev = registry("evaluators").get("demo-clip-score")(params)
+    top = ev.evaluate(gen, Context(pack=pack), "test")
+    top.check("demo-clip-score")
+    world = DemoWorld(pack=pack, seed=0, regional_concepts=24)
+    assert top.metrics["concepts"] == len(world.global_) + len(world.regional)
+    assert set(top.items) <= {0.0, 1.0} and top.score == top.metrics["r_precision"]
+    assert top.metrics["clip_score"] == pytest.approx(res.raw)  # same seeds, same pictures
+
+
+def test_the_r_precision_classes_are_every_caption_the_judge_learnt(tmp_path):
+    import random
+
+    world = DemoWorld(pack=make_pack(tmp_path), seed=0, regional_concepts=6)
+    classes = J.concept_captions(world)
+    assert set(classes) == {c.id for c in world.global_ + world.regional}
+    prng = random.Random(0)
+    for c in world.global_ + world.regional:
+        for _ in range(20):
+            assert J._caption(c, prng)[0] in classes[c.id]

@@ -38,9 +38,9 @@ def _tiny(config, base: str, judge: str) -> None:
         t = _sub(rf"^{key} = \d+", f"{key} = {value}", t)
     t = _sub(r"^grid = \[.*\]", "grid = [0.5]", t)
     for part in ("regional", "global"):
-        t = _sub(rf'^params = \{{ part = "{part}", per_concept = \d+ \}}',
+        t = _sub(rf'^params = \{{ part = "{part}", per_concept = \d+, metric = "r-precision" \}}',
                  f'params = {{ part = "{part}", per_concept = 1, regional_concepts = 4, '
-                 f'judge = "{judge}" }}', t)  # fmt: skip
+                 f'metric = "r-precision", judge = "{judge}" }}', t)  # fmt: skip
     config.write_text(t)
 
 
@@ -90,7 +90,8 @@ def test_init_and_adapt_t2i_through_the_cli(tmp_path):
     for m in models.values():
         assert 0.0 <= m["regional"] <= 1.0 and 0.0 <= m["global"] <= 1.0
         bench = m["benchmarks"]["demo-t2i-regional"]
-        assert bench["raw_name"] == "CLIPScore" and len(bench["items"]) == bench["n"] == 4
+        assert len(bench["items"]) == bench["n"] == 4 and set(bench["items"]) <= {0.0, 1.0}
+        assert bench["metrics"]["r_precision"] == bench["score"] and "clip_score" in bench["metrics"]
     manifest = json.loads((run / "manifest.json").read_text())
     training = manifest["stages"]["tune"]["summary"]["training"] if "stages" in manifest else None
     if training is not None:

@@ -16,7 +16,7 @@ import openclip_tiny  # noqa: E402
 import t2i_tiny as T  # noqa: E402
 from data_kit import make_pack  # noqa: E402
 from regionadapt_plugins.t2i_eval import prompts as P  # noqa: E402
-from regionadapt_plugins.t2i_eval.clip_score import clip_scores  # noqa: E402
+from regionadapt_plugins.t2i_eval.clip_score import clip_scores, r_precision_hits  # noqa: E402
 
 from regionadapt.components import Context, build  # noqa: E402
 from regionadapt.errors import ConfigError  # noqa: E402
@@ -71,6 +71,27 @@ def test_clip_score_equals_torchmetrics_on_the_same_features():
     # torchmetrics' compute(): max(sum / n, 0) is what `raw` reports
     tm_value = torch.max(reference.sum(0) / n, torch.zeros(()))
     assert max(float(ours.mean()), 0.0) == pytest.approx(float(tm_value), abs=1e-4)
+
+
+class TextLookupJudge(FeatureJudge):
+    """Image features by position, text features by the text itself."""
+
+    def encode_texts(self, texts, batch_size=256):
+        return torch.nn.functional.normalize(torch.stack([self.txt[t] for t in texts]), dim=-1)
+
+
+def test_r_precision_ranks_each_picture_against_every_concept_s_averaged_captions():
+    txt = {"a1": torch.tensor([1.0, 0, 0]), "a2": torch.tensor([0, 1.0, 0]),
+           "b": torch.tensor([0.9, 0, 0.436])}  # fmt: skip
+    img = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0.2, 1.0]])
+    judge = TextLookupJudge(img, txt)
+    classes = {"A": ["a1", "a2"], "B": ["b"]}
+    # image 0 equals caption a1, but A's averaged caption (cos 0.71) loses to B's (0.90): a
+    # concept is one class however many names it has, not the best of its names
+    assert r_precision_hits(judge, [0, 1, 2], ["A", "A", "B"], classes) == [0.0, 1.0, 1.0]
+    assert r_precision_hits(judge, [0, 1, 2], ["B", "B", "A"], classes) == [1.0, 0.0, 0.0]
+    with pytest.raises(ConfigError, match="no caption.*'C'"):
+        r_precision_hits(judge, [0], ["C"], classes)
 
 
 def test_lexicon_prompts_cover_english_and_pack_languages(tmp_path):
@@ -161,3 +182,20 @@ def test_a_judge_that_is_not_an_embedding_model_is_refused(setup, tmp_path):
     )  # fmt: skip
     with pytest.raises(ConfigError, match="not an embedding model"):
         ev.evaluate(setup[2], ctx, "test")
+
+
+def test_contact_sheet_labels_name_the_language_where_the_font_has_no_glyphs():
+    from PIL import Image, ImageDraw
+    from regionadapt_plugins.t2i_eval.images import drawable_text, label_font, wrap
+
+    font = label_font()
+    assert drawable_text(font, "a photo of a dish of ต้มยำ, a hot and sour soup", "tha") == (
+        "a photo of a dish of [tha], a hot and sour soup"
+    )
+    assert drawable_text(font, "phở bò, a Vietnamese soup", "vie") == "phở bò, a Vietnamese soup"
+    assert drawable_text(font, "မုန့် ဟင်းခါး", "mya") == "[mya]"  # one marker per run of words
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = wrap(draw, font, "a photo of a dish of [tha], a hot and sour soup " + "x" * 60, 80)
+    assert all(draw.textlength(line, font=font) <= 80 for line in lines)
+    assert " ".join(lines).replace(" ", "") == ("a photo of a dish of [tha], a hot and sour soup "
+                                                + "x" * 60).replace(" ", "")  # fmt: skip

@@ -76,7 +76,7 @@ def t2i() -> ModelSource:
             "name": f"demo-t2i-{part}",
             "role": role,
             "evaluator": "demo-clip-score",
-            "params": {"part": part, "per_concept": per_concept},
+            "params": {"part": part, "per_concept": per_concept, "metric": "r-precision"},
             "comment": comment,
         }
 
@@ -116,15 +116,16 @@ def t2i() -> ModelSource:
             bench(
                 "regional",
                 "regional",
-                3,
-                "DEMO WORLD: pictures of the pack's lexicon "
-                "concepts, prompted in the pack's languages; CLIPScore by the whole-world judge",
+                6,
+                "DEMO WORLD: pictures of the pack's lexicon concepts, prompted in the pack's "
+                "languages; right when the whole-world judge classifies the picture as the "
+                "prompted concept (R-precision; CLIPScore also reported)",
             ),
             bench(
                 "global",
                 "global",
-                2,
-                "DEMO WORLD: pictures of 24 everyday things; CLIPScore by the whole-world judge",
+                4,
+                "DEMO WORLD: pictures of 24 everyday things; R-precision by the whole-world judge",
             ),
         ],  # fmt: skip
     )

@@ -1,6 +1,10 @@
 """The demo world's text-to-image scoring: its prompts, its judge and the ``demo-clip-score``
 evaluator.
 
+Its score is the judge's R-precision by default: is the picture classified as the prompted
+concept among every concept of the world. The demo's pictures are small and coarse, and their
+CLIPScore (still reported) moves little between a right and a wrong drawing.
+
 A CLIPScore judge must know every concept, the regional ones included, or it cannot tell a
 right regional picture from a wrong one. The demo judge is a small open_clip model trained
 contrastively on the *whole* world (global and regional concepts, captions in the pack's
@@ -44,6 +48,20 @@ def _caption(concept: Any, prng: random.Random) -> tuple[str, str]:
     lang = prng.choice(sorted(concept.forms))
     form = prng.choice(concept.forms[lang])
     return (f"a photo of {form}" if lang == "eng" and prng.random() < 0.5 else form), lang
+
+
+def concept_captions(world: Any) -> dict[str, list[str]]:
+    """Every caption ``_caption`` can give each concept the judge knows (global and regional):
+    the classes of the demo's R-precision, so a picture counts as right only where the judge
+    tells it apart from every other thing of the world, in any of its names."""
+    out = {c.id: [f"a photo of a {c.forms['eng'][0]}"] for c in world.global_}
+    for c in world.regional:
+        texts = []
+        for lang in sorted(c.forms):
+            for form in c.forms[lang]:
+                texts += [form, f"a photo of {form}"] if lang == "eng" else [form]
+        out[c.id] = texts
+    return out
 
 
 def judge_training_rows(world: Any, per_concept: int) -> list[dict]:
@@ -119,6 +137,11 @@ def demo_prompts(world: Any, part: str, split: str, per_concept: int) -> list[di
 
 
 class DemoClipScoreParams(Strict):
+    metric: Literal["r-precision", "clip-score"] = Field(
+        default="r-precision",
+        description="'r-precision': 1 where the judge classifies the picture as the prompted "
+        "concept among every concept of the world, else 0; 'clip-score': max(100 cos, 0) / 100",
+    )
     part: Literal["regional", "global"] = Field(description="which concepts are prompted")
     per_concept: int = Field(default=4, ge=1, description="prompts per concept")
     regional_concepts: int = Field(default=24, ge=4, description="as the demo-world collector")
@@ -164,6 +187,10 @@ class DemoClipScore(ClipScore):
         p: DemoClipScoreParams = self.params  # type: ignore[assignment]
         folder = p.judge or demo_judge(ctx.pack, self._seed(ctx), p.regional_concepts)
         return load_judge("open_clip", str(folder), ctx)
+
+    def concept_captions(self, ctx: Context, items: list[dict[str, Any]]) -> dict[str, list[str]]:
+        p: DemoClipScoreParams = self.params  # type: ignore[assignment]
+        return concept_captions(_world(ctx.pack, self._seed(ctx), p.regional_concepts))
 
     def prompt_set(self) -> str:
         return f"demo-{self.params.part}"  # type: ignore[attr-defined]

@@ -6,6 +6,11 @@ an embedding checkpoint loaded through its registered backend (open_clip by defa
 region's own CLIP, SigLIP or the demo world's judge all work. ``score`` = mean of the per-item
 ``max(100 cos, 0) / 100`` (in [0, 1], higher is better); ``raw`` = torchmetrics' CLIPScore.
 
+``metric = "r-precision"`` scores instead whether the judge picks the prompt's own concept for
+the picture among every concept of the prompt set (CLIP R-precision, R = 1, Park et al. 2021):
+CLIPScore barely separates a right picture from a wrong one (cosines of any picture with any
+caption sit close together), a classification does. CLIPScore is still reported in ``metrics``.
+
 Prompts are fixed and so are the seeds (image ``i`` of split ``s`` is drawn from
 ``seed + SPLIT_OFFSET[s] + i``): a re-run draws the same images, validation and test draw
 different ones.
@@ -31,6 +36,12 @@ _JUDGES: dict[str, Any] = {}
 
 
 class ClipScoreParams(Strict):
+    metric: Literal["clip-score", "r-precision"] = Field(
+        default="clip-score",
+        description="'clip-score': max(100 cos, 0) / 100 per prompt; 'r-precision': 1 where the "
+        "judge ranks the prompt's concept first among every concept of the prompt set (its "
+        "prompts' text embeddings averaged), else 0",
+    )
     prompts: Literal["lexicon", "global", "dataset"] = Field(
         description="'lexicon': cultural prompts from the region pack's lexicon; 'global': the "
         "shipped everyday dense prompts; 'dataset': the 'text' column of a data-set loader."
@@ -106,6 +117,39 @@ def clip_scores(judge: Any, images: list[Any], texts: list[str], batch: int = 64
     return 100 * (img * txt).sum(dim=-1)
 
 
+def concept_of(item: dict[str, Any]) -> str:
+    return item.get("concept") or item["text"]
+
+
+def r_precision_hits(
+    judge: Any,
+    images: list[Any],
+    truth: list[str],
+    classes: dict[str, list[str]],
+    batch: int = 64,
+) -> list[float]:
+    """1.0 where the judge's nearest class for the image is its own (``truth[i]``), else 0.0.
+
+    Each class is the mean of its captions' normalised text embeddings, normalised again (CLIP's
+    prompt ensembling), so a concept named in several languages is one class, not several."""
+    import torch
+
+    missing = sorted(set(truth) - set(classes))
+    if missing:
+        raise ConfigError(f"r-precision: prompts of concepts with no caption: {missing[:5]}")
+    names = list(classes)
+    texts = [t for n in names for t in classes[n]]
+    owner = torch.tensor([k for k, n in enumerate(names) for _ in classes[n]])
+    txt = judge.encode_texts(texts, batch_size=batch).float()
+    txt = txt / txt.norm(dim=-1, keepdim=True)
+    centroids = torch.zeros(len(names), txt.shape[1]).index_add_(0, owner, txt)
+    centroids = centroids / centroids.norm(dim=-1, keepdim=True)
+    img = judge.encode_images(images, batch_size=batch).float()
+    img = img / img.norm(dim=-1, keepdim=True)
+    best = (img @ centroids.T).argmax(dim=1).tolist()
+    return [1.0 if names[b] == t else 0.0 for b, t in zip(best, truth, strict=True)]
+
+
 class ClipScore(Evaluator):
     name = "clip-score"
     description = (
@@ -162,7 +206,7 @@ class ClipScore(Evaluator):
             texts, seed, batch_size=p.batch_size,
             num_inference_steps=p.num_inference_steps, guidance_scale=p.guidance_scale,
         )  # fmt: skip
-        item_scores, extra = self.score_images(ctx, images, texts)
+        item_scores, extra = self.score_images(ctx, images, items)
         shown = []
         if p.save_images and ctx.run is not None:
             from regionadapt_plugins.t2i_eval.images import save_generated
@@ -187,19 +231,39 @@ class ClipScore(Evaluator):
         )
 
     def score_images(
-        self, ctx: Context, images: list[Any], texts: list[str]
+        self, ctx: Context, images: list[Any], items: list[dict[str, Any]]
     ) -> tuple[list[float], dict[str, Any]]:
         """Per-item scores in [0, 1] and the EvalResult's metric fields."""
         judge = self.judge_handle(ctx)
+        texts = [it["text"] for it in items]
         per = clip_scores(judge, images, texts, self.params.judge_batch_size).tolist()
-        item_scores = [max(s, 0.0) / 100.0 for s in per]
         raw = max(sum(per) / len(per), 0.0)  # torchmetrics: max(mean(100 cos), 0)
-        return item_scores, {
-            "metrics": {"clip_score": raw, "n_negative": float(sum(s < 0 for s in per))},
+        metrics = {"clip_score": raw, "n_negative": float(sum(s < 0 for s in per))}
+        if getattr(self.params, "metric", "clip-score") == "r-precision":
+            classes = self.concept_captions(ctx, items)
+            hits = r_precision_hits(judge, images, [concept_of(it) for it in items], classes,
+                                    self.params.judge_batch_size)  # fmt: skip
+            acc = sum(hits) / len(hits)
+            return hits, {"metrics": {"r_precision": acc, "concepts": float(len(classes)),
+                                      **metrics}}  # fmt: skip
+        return [max(s, 0.0) / 100.0 for s in per], {
+            "metrics": metrics,
             "raw": raw,
             "raw_name": "CLIPScore",
             "normalization": "mean over prompts of max(100 * cos(image, text), 0) / 100",
         }
+
+    def concept_captions(self, ctx: Context, items: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """R-precision's classes: concept -> the captions standing for it. Here the prompt set's
+        own concepts and texts (a prompt without a concept is a class of its own)."""
+        out: dict[str, list[str]] = {}
+        for it in items:
+            out.setdefault(concept_of(it), []).append(it["text"])
+        if len(out) < 2:
+            raise ConfigError(
+                f"clip-score: r-precision needs prompts of at least 2 concepts, got {sorted(out)}"
+            )
+        return out
 
     def judge_handle(self, ctx: Context) -> Any:
         p: ClipScoreParams = self.params  # type: ignore[assignment]

@@ -65,10 +65,64 @@ def contact_sheet(set_dir: Path, out: Path, rows: int = 12, cell: int = 96) -> P
         for r in range(n):
             img = Image.open(Path(set_dir) / m / items[m][r]["image"]).convert("RGB")
             sheet.paste(img.resize((cell, cell)), (side + c * cell, head + r * cell))
+    font = label_font()
     for r in range(n):
-        text = items[labels[0]][r]["text"]
-        lines = [text[i : i + 22] for i in range(0, min(len(text), 110), 22)]
-        draw.multiline_text((2, head + r * cell + 2), "\n".join(lines), fill="black")
+        item = items[labels[0]][r]
+        text = drawable_text(font, item["text"], item.get("lang") or "?")
+        lines = wrap(draw, font, text, side - 4)[:7]
+        draw.multiline_text((2, head + r * cell + 2), "\n".join(lines), fill="black", font=font)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
     return out
+
+
+def label_font(size: int = 10) -> Any:
+    """DejaVu Sans from matplotlib's own data (a dependency, so always there; PIL's default
+    bitmap font is ASCII-only), else PIL's default."""
+    from PIL import ImageFont
+
+    try:
+        import matplotlib
+
+        return ImageFont.truetype(f"{matplotlib.get_data_path()}/fonts/ttf/DejaVuSans.ttf", size)
+    except (ImportError, OSError):
+        return ImageFont.load_default()
+
+
+def drawable_text(font: Any, text: str, lang: str) -> str:
+    """``text`` with each word the font has no glyphs for (Thai, Khmer, Burmese... in DejaVu)
+    replaced by ``[lang]``: a row label that reads, rather than a row of empty boxes. The
+    prompt itself is in the model folder's items.json."""
+    notdef = _glyph(font, "\ue000")  # a private-use code point: no font draws it
+    out, hidden = [], False
+    for word in text.split():
+        if any(_glyph(font, ch) == notdef for ch in word if not ch.isspace()):
+            if not hidden:
+                out.append(f"[{lang}]" + ("," if word.endswith(",") else ""))
+            hidden = True
+        else:
+            out.append(word)
+            hidden = False
+    return " ".join(out)
+
+
+def _glyph(font: Any, ch: str) -> bytes:
+    mask = font.getmask(ch)
+    return bytes(mask) + repr(mask.size).encode()
+
+
+def wrap(draw: Any, font: Any, text: str, width: int) -> list[str]:
+    """Greedy word wrap to ``width`` pixels (a word longer than a line is cut)."""
+    lines: list[str] = []
+    for word in text.split():
+        while draw.textlength(word, font=font) > width and len(word) > 1:
+            cut = 1
+            while cut < len(word) and draw.textlength(word[: cut + 1], font=font) <= width:
+                cut += 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines

@@ -12,7 +12,7 @@ groups, saved images and contact sheets are those of ``clip-score``.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -27,6 +27,9 @@ OPTIONS = ("Yes", "No")
 
 
 class VqaScoreParams(ClipScoreParams):
+    metric: Literal["p-yes"] = Field(  # type: ignore[assignment]
+        default="p-yes", description="the judge's P(Yes) per prompt (the only metric here)"
+    )
     judge_backend: str = Field(default="transformers", description="a registered chat backend")
     judge: str = Field(  # type: ignore[assignment]
         description="the chat VLM judge: a folder or hub id its backend loads"
@@ -67,8 +70,9 @@ class VqaScore(ClipScore):
         return None
 
     def score_images(
-        self, ctx: Context, images: list[Any], texts: list[str]
+        self, ctx: Context, images: list[Any], items: list[dict[str, Any]]
     ) -> tuple[list[float], dict[str, Any]]:
+        texts = [it["text"] for it in items]
         p: VqaScoreParams = self.params  # type: ignore[assignment]
         if "{text}" not in p.question:
             raise ConfigError(f"vqa-score: question {p.question!r} has no '{{text}}' placeholder")
