@@ -4,9 +4,9 @@
 
 in a fresh project folder, from an empty cache (the demo base pipeline and the whole-world
 judge are built too) or with a given cache (``--cache DIR``: built once, reused after). Prints
-the result table (regional / global CLIPScore and GRP for base, tuned and each b), each
-stage's time from the run's manifest, how long the base and judge took to build, and the
-machine's load average (the machine may be shared: read the times with it).
+the result table (regional / global score, R-precision by the demo judge, and GRP for base,
+tuned and each b), each stage's time from the run's manifest, how long the base and judge took
+to build, and the machine's load average (the machine may be shared: read the times with it).
 Targets (issue 15): 20 minutes from an empty cache, 10 minutes cached, on 2 CPU cores.
 
     python benchmarks/bench_adapt_t2i.py [--cache DIR] [--keep DIR] [--out result.json]

@@ -157,6 +157,36 @@ def test_evaluate_scores_groups_seeds_and_keeps_images(setup, tmp_path):
     assert res.to_json()["images"][0]["title"].startswith("contact sheet, test split")
 
 
+def test_r_precision_on_lexicon_prompts_classes_by_entry(setup, tmp_path):
+    """Through the evaluator: a lexicon entry's prompts in several languages are one class, the
+    item scores are the recomputed hits, and CLIPScore of the same pictures stays a metric."""
+    root, judge, gen = setup
+    from PIL import Image
+    from regionadapt_plugins.t2i_eval.clip_score import load_judge
+
+    pack = make_pack(tmp_path)
+    ctx = Context(pack=pack, run=SimpleNamespace(root=tmp_path / "run"))
+    params = {"prompts": "lexicon", "judge": judge, "metric": "r-precision"}
+    res = build("evaluators", "clip-score", params).evaluate(gen, ctx, "test")
+    res.check("clip-score")
+    items = P.lexicon_prompts(pack)
+    assert res.n == len(items) and res.metrics["concepts"] == len(pack.lexicon) < len(items)
+    assert set(res.items) <= {0.0, 1.0} and res.score == res.metrics["r_precision"]
+    folder = tmp_path / "run" / "t2i-images" / "test" / "lexicon" / "tiny-sd-pipeline"
+    imgs = [Image.open(folder / f"{i:04d}.png") for i in range(len(items))]
+    classes: dict[str, list[str]] = {}
+    for it in items:
+        classes.setdefault(it["concept"], []).append(it["text"])
+    want = r_precision_hits(load_judge("open_clip", judge, ctx), imgs,
+                            [it["concept"] for it in items], classes)  # fmt: skip
+    assert res.items == want
+    plain = build("evaluators", "clip-score", {**params, "metric": "clip-score"})
+    assert plain.evaluate(gen, ctx, "test").raw == pytest.approx(res.metrics["clip_score"])
+    one = build("evaluators", "clip-score", {**params, "limit": 1})  # one concept: no ranking
+    with pytest.raises(ConfigError, match="at least 2 concepts"):
+        one.evaluate(gen, ctx, "test")
+
+
 def test_global_prompts_and_the_contact_sheet_over_models(setup, tmp_path):
     root, judge, gen = setup
     from PIL import Image
