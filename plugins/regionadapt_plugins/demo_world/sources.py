@@ -90,8 +90,8 @@ def t2i() -> ModelSource:
         "pretrained on the global part once, cached in ~/.cache/regionadapt",
         notes=(
             "The demo's small UNet learns the regional concepts with LoRA on its attention\n"
-            "(which exists only at its lowest level), feed-forward and ResNet convolutions (every\n"
-            "level draws). Regional CLIPScore over b is a threshold curve, so the grid reaches\n"
+            "(at its two lowest levels), feed-forward and ResNet convolutions (every\n"
+            "level draws). Regional scores over b follow a threshold curve, so the grid reaches\n"
             "b = 0.9."
         ),
         tune={
@@ -102,8 +102,8 @@ def t2i() -> ModelSource:
             # lr 1e-3 x 240 steps moved regional CLIPScore by only +0.02 on validation
             "lr": 3e-3,
             "warmup_ratio": 0.05,
-            # attention only at the lowest level gave ~65k adapter weights: too few to draw
-            # new shape/colour/pattern combinations at the higher levels
+            # with attention at the lowest level only (base v3), attention-only LoRA had ~65k
+            # weights: too few to draw new shape/colour/pattern combinations at higher levels
             "lora_targets": ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out",
                              "ff.net.0.proj", "ff.net.2", "conv1", "conv2"],  # fmt: skip
             "epochs": 12,

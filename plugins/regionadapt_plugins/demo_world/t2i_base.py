@@ -2,8 +2,8 @@
 
 Built in code and cached like the embedding base (first run builds it, later runs reuse it):
 a byte-level CLIP tokenizer (any script tokenises), a 2-layer ``CLIPTextModel`` trained
-jointly with a ~1M-parameter ``UNet2DConditionModel`` (channels 16/32/64, attention only at
-the lowest level), a small near-identity ``AutoencoderKL`` (no downsampling: pixel-space-like;
+jointly with a ~1M-parameter ``UNet2DConditionModel`` (channels 16/32/64, attention at the
+two lowest levels), a small near-identity ``AutoencoderKL`` (no downsampling: pixel-space-like;
 trained first, as a plain autoencoder on random 16x16 crops of generic pictures of random
 shape / colour / pattern / mark combinations, the way a real VAE is trained on broad data, so
 it reconstructs regional pictures as well as global ones), clean-image ("sample") prediction and DDIM with trailing
@@ -32,7 +32,8 @@ from regionadapt.rundir import hash_json
 # 4: the VAE trains on random 16x16 crops (it is convolutional with no downsampling, so a crop
 #    teaches it the same map at a quarter of the cost): held-out full-size MSE 0.0033 after 600
 #    steps, as full-size training (~0.003-0.004).
-T2I_VERSION = 4
+# 5: cross-attention at the 16x16 level too (global R-precision of the base 0.18 -> 0.47).
+T2I_VERSION = 5
 RESOLUTION = 32
 MAX_TOKENS = 48
 HIDDEN = 64
@@ -100,8 +101,11 @@ def build_pipeline(seed: int = 0, vae_channels: int = PRETRAIN["vae_channels"]):
     )  # fmt: skip
     unet = UNet2DConditionModel(
         sample_size=RESOLUTION, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        # cross-attention at the two lowest levels (16x16 and 8x8): with it at 8x8 only, the
+        # pictures followed the noise seed more than the prompt (v4: global R-precision 0.18;
+        # this: 0.47, 72 prompts, same 800 steps)
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
         block_out_channels=(16, 32, 64), layers_per_block=1, cross_attention_dim=HIDDEN,
         attention_head_dim=8, norm_num_groups=8,
     )  # fmt: skip
