@@ -111,8 +111,7 @@ class FilterGroup(Filter):
                 if kind != stop:
                     still.append(i)
             pending = still
-        combine = self._combine
-        return [combine(a) for a in answers]
+        return [self._combine(a) for a in answers]
 
     def _combine(self, answers: list[tuple[str, Answer, str]]) -> tuple[bool | None, str]:
         if self.op == "not":

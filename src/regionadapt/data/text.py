@@ -64,16 +64,20 @@ def script_of(ch: str) -> str | None:
     return None
 
 
-class _ScriptCache(dict):
-    """Character -> :func:`script_of`, filled on first sight: a look-up is a plain dict read (C),
-    so ``map(_SCRIPT_OF, text)`` runs without a Python call per character."""
+class _PerCharacter(dict):
+    """Character -> ``fn(character)``, filled on first sight: a look-up is a plain dict read (C),
+    so ``map(cache.__getitem__, text)`` runs without a Python call per character."""
 
-    def __missing__(self, ch: str) -> str | None:
-        self[ch] = found = script_of(ch)
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def __missing__(self, ch: str):
+        self[ch] = found = self._fn(ch)
         return found
 
 
-_CACHE = _ScriptCache()
+_CACHE = _PerCharacter(script_of)
 _SCRIPT_OF = _CACHE.__getitem__
 
 
@@ -114,14 +118,10 @@ def canonical_script(code: str) -> str:
     return _ALIASES.get(code, code)
 
 
-_WORD_CHAR: dict[str, bool] = {}
+# remembered per character: the matcher asks twice a hit
+_WORD_CHAR = _PerCharacter(lambda ch: unicodedata.category(ch)[0] in "LMN")
 
 
 def is_word_char(ch: str) -> bool:
-    """Letters, marks and digits: what must not touch a spaced-script match on either side
-    (remembered per character: the matcher asks twice a hit)."""
-    try:
-        return _WORD_CHAR[ch]
-    except KeyError:
-        _WORD_CHAR[ch] = found = unicodedata.category(ch)[0] in "LMN"
-        return found
+    """Letters, marks and digits: what must not touch a spaced-script match on either side."""
+    return _WORD_CHAR[ch]
