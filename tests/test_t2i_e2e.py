@@ -105,6 +105,10 @@ def test_init_and_adapt_t2i_through_the_cli(tmp_path):
     assert pipe.unet is not None and pipe.vae is not None
     sheets = list((run / "t2i-images").rglob("*-contact.png"))
     assert {p.name for p in sheets} >= {"demo-regional-contact.png", "demo-global-contact.png"}
+    # pictures are filed under the table's labels: the chosen merge (loaded from merge/model)
+    # under its b, not under its folder's name
+    kept = {p.name for p in (run / "t2i-images" / "test" / "demo-regional").iterdir()}
+    assert kept == set(models), (kept, set(models))
     res = run_cli("t2i-rating", "export", str(run), cwd=tmp_path, env=env)
     assert res.returncode == 0, res.stderr
     assert (run / "rating" / "rating.html").is_file()

@@ -36,6 +36,10 @@ class Context:
     seed: int = 0
     run: RunDir | None = None
     arch: str | None = None
+    # The label of the model being scored ("base", "tuned", "b=0.25") while the merge or
+    # evaluate stage scores it: an evaluator that keeps outputs files them under it (a loaded
+    # handle knows only its folder, and the chosen merge's folder is "model").
+    model: str | None = None
 
     def log(self, message: str) -> None:
         from regionadapt.progress import log

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +330,7 @@ def score_model(project: Project, model: Any, split: str, label: str) -> dict[st
     """Every configured benchmark on one loaded model; Q_regional, Q_global, GRP and their
     bootstrap intervals. A score that is not finite and in [0, 1] is refused, naming the
     evaluator and the benchmark."""
-    ctx = project.context()
+    ctx = replace(project.context(), model=label)
     per: dict[str, Any] = {}
     roles: dict[str, list[tuple[float, float]]] = {"regional": [], "global": []}
     for bench in project.arch_cfg.evaluate.benchmarks:

@@ -211,8 +211,9 @@ class ClipScore(Evaluator):
         if p.save_images and ctx.run is not None:
             from regionadapt_plugins.t2i_eval.images import save_generated
 
+            label = ctx.model or getattr(model, "name", "") or "model"
             folder = save_generated(
-                ctx.run.root, split, self.prompt_set(), model, items, images, item_scores
+                ctx.run.root, split, self.prompt_set(), label, items, images, item_scores
             )
             sheet = folder.parent.with_name(f"{self.prompt_set()}-contact.png")
             if sheet.is_file():  # the report shows it (every model so far: one column each)

@@ -28,10 +28,11 @@ def model_order(label: str) -> tuple[float, str]:
 
 
 def save_generated(
-    run_root: Path, split: str, prompt_set: str, model: Any, items: list[dict], images: list,
+    run_root: Path, split: str, prompt_set: str, label: str, items: list[dict], images: list,
     scores: list[float],
 ) -> Path:  # fmt: skip
-    label = getattr(model, "name", "") or "model"
+    """Keep one model's pictures under ``label`` (base, tuned, b=0.25...) and redraw the
+    prompt set's contact sheet."""
     folder = Path(run_root) / ROOT / split / prompt_set / label
     folder.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(images):
