@@ -231,7 +231,7 @@ def recorded_images(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(benchmark, title, path relative to the run folder) of every picture an evaluator
     recorded, in benchmark order, each path once (every model's entry names the same sheet)."""
     seen: dict[str, tuple[str, str, str]] = {}
-    for label, m in _rows(results):
+    for _label, m in _rows(results):
         for name, bench in m.get("benchmarks", {}).items():
             for img in bench.get("images", []):
                 path = img["path"]
