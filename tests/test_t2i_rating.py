@@ -10,7 +10,6 @@ import io
 import re
 import shutil
 import subprocess
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -42,7 +41,7 @@ def run(tmp_path):
     rng = np.random.default_rng(0)
     for m in MODELS:
         images = [Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)) for _ in items]
-        save_generated(tmp_path / "run", "test", "lexicon", SimpleNamespace(name=m), items,
+        save_generated(tmp_path / "run", "test", "lexicon", m, items,
                        images, [0.3] * len(items))  # fmt: skip
     return tmp_path / "run"
 
