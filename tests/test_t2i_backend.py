@@ -77,6 +77,25 @@ def test_lora_tune_fuses_into_a_loadable_pipeline(kind, bases, tmp_path):
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_lora_on_attention_mlp_and_conv_fuses_every_target(bases, tmp_path):
+    # Regression: the adapter was saved through convert_state_dict_to_diffusers, which renames
+    # attention keys to the old `lora.down/up` form but leaves proj/ff/conv keys as `lora_A/B`;
+    # load_lora_weights then read the file as peft-format and silently dropped every attention
+    # LoRA (the demo's tuned UNet kept its base cross-attention).
+    from diffusers import UNet2DConditionModel
+    from peft import LoraConfig
+    from peft.tuners.tuners_utils import check_target_module_exists  # peft's own matching rule
+
+    targets = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "ff.net.2", "conv1"]
+    _tune(tmp_path, bases["sd"], bases["data"], lora_targets=targets)
+    base_u, tuned_u = _unet_state(bases["sd"]), _unet_state(tmp_path / "tuned")
+    changed = {k.removesuffix(".weight") for k in base_u if not torch.equal(base_u[k], tuned_u[k])}
+    config = LoraConfig(target_modules=targets)
+    unet = UNet2DConditionModel.from_pretrained(str(bases["sd"] / "unet"))
+    wanted = {n for n, _ in unet.named_modules() if n and check_target_module_exists(config, n)}
+    assert wanted and changed == wanted
+
+
 @pytest.mark.parametrize("b", [0.0, 0.3, 1.0])
 def test_interpolate_equals_the_linear_merge_of_unets(b, bases, tmp_path):
     be, _ = _tune(tmp_path, bases["sd"], bases["data"], lora_alpha=6, lora_r=2)
@@ -243,6 +262,23 @@ def test_adapter_keys_not_matching_the_unet_are_refused(bases, tmp_path):
     state = load_file(str(path))
     save_file({k.replace("attentions", "attention_blocks"): v for k, v in state.items()}, str(path))
     with pytest.raises(ConfigError, match="LoRA keys match no module of the UNet"):
+        be.interpolate(bases["sd"], tmp_path / "tuned", 0.5)
+
+
+def test_an_adapter_diffusers_would_load_in_part_is_refused(bases, tmp_path):
+    # The mixed-key file older versions wrote: attention keys renamed to `lora.down/up`.
+    from safetensors.torch import load_file, save_file
+
+    be, _ = _tune(tmp_path, bases["sd"], bases["data"], lora_targets=["to_q", "proj_in"])
+    path = tmp_path / "adapter" / "pytorch_lora_weights.safetensors"
+    state = load_file(str(path))
+    renamed = {}
+    for k, v in state.items():
+        if ".to_q." in k:
+            k = k.replace("lora_A", "lora.down").replace("lora_B", "lora.up")
+        renamed[k] = v
+    save_file(renamed, str(path))
+    with pytest.raises(ConfigError, match=r"loaded the LoRA of \d+ of \d+ modules"):
         be.interpolate(bases["sd"], tmp_path / "tuned", 0.5)
 
 

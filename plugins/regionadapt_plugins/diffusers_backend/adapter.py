@@ -54,11 +54,14 @@ def attach(unet: Any, r: int, alpha: float, dropout: float, targets: list[str]) 
 
 
 def lora_state(unet: Any) -> dict[str, Any]:
-    from diffusers.utils import convert_state_dict_to_diffusers
+    """The adapter's weights with peft's key names (``<module>.lora_A/B.weight``), which
+    ``load_lora_weights`` reads as they are. Not through diffusers'
+    ``convert_state_dict_to_diffusers`` (as its training scripts do): that renames attention keys
+    to the old ``lora.down/up`` form but leaves proj/ff/conv keys alone, and a file with both
+    forms loads as peft-format with every attention LoRA silently dropped."""
     from peft.utils import get_peft_model_state_dict
 
-    state = get_peft_model_state_dict(unet, adapter_name=ADAPTER_NAME)
-    return convert_state_dict_to_diffusers(state)
+    return get_peft_model_state_dict(unet, adapter_name=ADAPTER_NAME)
 
 
 def save(pipe: Any, unet: Any, folder: Path) -> None:
@@ -80,8 +83,9 @@ def save(pipe: Any, unet: Any, folder: Path) -> None:
     )
 
 
-def check_keys(pipe: Any, folder: Path) -> None:
-    """Refuse an adapter whose keys do not all land on modules of this UNet."""
+def check_keys(pipe: Any, folder: Path) -> set[str]:
+    """Refuse an adapter whose keys do not all land on modules of this UNet; return the names
+    of the modules it adapts."""
     from safetensors import safe_open
 
     path = Path(folder) / WEIGHT_NAME
@@ -90,23 +94,46 @@ def check_keys(pipe: Any, folder: Path) -> None:
     with safe_open(str(path), framework="pt") as fh:
         keys = list(fh.keys())
     modules = {n for n, _ in pipe.unet.named_modules()}
-    bad = []
+    bad, adapted = [], set()
     for key in keys:
         body = key.removeprefix("unet.")
         module = body.split(".lora", 1)[0] if ".lora" in body else None
         if module is None or module not in modules:
             bad.append(key)
+        else:
+            adapted.add(module)
     if not keys or bad:
         raise ConfigError(
             f"{path}: {len(bad)} of {len(keys)} LoRA keys match no module of the UNet "
             f"(e.g. {bad[:3]}); was the adapter trained on another model?"
         )
+    return adapted
+
+
+def check_loaded(pipe: Any, path: Path, adapted: set[str]) -> None:
+    """Every module the file adapts must carry the loaded adapter: diffusers skips keys it
+    cannot read with at most a warning, and a fused pipeline would then miss part of the tune."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    loaded = {
+        n
+        for n, m in pipe.unet.named_modules()
+        if isinstance(m, BaseTunerLayer) and ADAPTER_NAME in getattr(m, "lora_A", {})
+    }
+    missing = sorted(adapted - loaded)
+    if missing:
+        raise ConfigError(
+            f"{path}: diffusers loaded the LoRA of {len(adapted) - len(missing)} of "
+            f"{len(adapted)} modules (not e.g. {missing[:3]}); the file mixes key formats "
+            f"(old regionadapt adapters did: rerun the tune to rewrite it)"
+        )
 
 
 def apply(pipe: Any, folder: Path, scale: float) -> Any:
     """Load the adapter in ``folder`` into ``pipe`` and fuse it at ``scale``; return ``pipe``."""
-    check_keys(pipe, folder)
+    adapted = check_keys(pipe, folder)
     pipe.load_lora_weights(str(folder), weight_name=WEIGHT_NAME, adapter_name=ADAPTER_NAME)
+    check_loaded(pipe, Path(folder) / WEIGHT_NAME, adapted)
     pipe.fuse_lora(components=["unet"], lora_scale=float(scale), adapter_names=[ADAPTER_NAME])
     pipe.unload_lora_weights()  # drops the (already fused) adapter layers, keeps the weights
     return pipe
