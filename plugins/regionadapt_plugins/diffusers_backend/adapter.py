@@ -124,8 +124,9 @@ def check_loaded(pipe: Any, path: Path, adapted: set[str]) -> None:
     if missing:
         raise ConfigError(
             f"{path}: diffusers loaded the LoRA of {len(adapted) - len(missing)} of "
-            f"{len(adapted)} modules (not e.g. {missing[:3]}); the file mixes key formats "
-            f"(old regionadapt adapters did: rerun the tune to rewrite it)"
+            f"{len(adapted)} modules (not e.g. {missing[:3]}); a file mixing the old "
+            f"lora.down/up keys with peft's lora_A/B ones (as regionadapt wrote before "
+            f"2026-12-03) loads so: rerun the tune to rewrite it"
         )
 
 
