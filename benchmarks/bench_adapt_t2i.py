@@ -10,10 +10,15 @@ to build, and the machine's load average (the machine may be shared: read the ti
 Targets (issue 15): 20 minutes from an empty cache, 10 minutes cached, on 2 CPU cores.
 
     python benchmarks/bench_adapt_t2i.py [--cache DIR] [--keep DIR] [--out result.json]
-                                         [--tune-seed N]
+                                         [--tune-seed N] [--tune KEY=VALUE ...]
+                                         [--collect KEY=VALUE ...] [--pretrain-steps N]
 
 ``--tune-seed`` re-runs the method with another tune seed (LoRA init, batch order, noise and
-timesteps) on the same base, judge and prompts: a confirming second seed.
+timesteps) on the same base, judge and prompts: a confirming second seed. ``--tune KEY=VALUE``
+and ``--collect KEY=VALUE`` change the recipe init wrote (a ``[t2i.tune]`` key; a demo-world
+collector param such as ``global_in_region``, the share of everyday pictures the region filter
+keeps as rehearsal), and ``--pretrain-steps N`` a stronger or weaker demo base (cached apart):
+each variant in docs/t2i.md is one such command.
 """
 
 from __future__ import annotations
@@ -62,20 +67,73 @@ def _built(log: str) -> dict[str, float]:
     return out
 
 
-def _set_tune_seed(config: Path, seed: int) -> None:
-    """Set ``seed`` in the [t2i.tune] table init wrote (checked by parsing it back)."""
+def _toml_value(text: str):
+    """A command-line value read as TOML (``3e-3``, ``"full"``, ``["to_q"]``)."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word (full, lora): the string itself
+
+
+def _assignment(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        sys.exit(f"expected KEY=VALUE, got {item!r}")
+    return key.strip(), value.strip()
+
+
+def _override(config: Path, tune: list[str], collect: list[str]) -> dict:
+    """Set ``[t2i.tune]`` keys and the demo-world collector's ``params`` in the file init wrote,
+    editing its text (its comments stay) and checking every value by parsing the file back."""
     import re
+
     import tomllib
 
     text = config.read_text(encoding="utf-8")
-    head = text.index("[t2i.tune]")
-    end = text.find("\n[", head + 1)
-    end = len(text) if end < 0 else end
-    table, n = re.subn(r"(?m)^seed = \d+", f"seed = {seed}", text[head:end])
-    if n != 1:
-        sys.exit(f"{config}: expected one 'seed = ' line in [t2i.tune], found {n}")
-    config.write_text(text[:head] + table + text[end:], encoding="utf-8")
-    assert tomllib.loads(config.read_text(encoding="utf-8"))["t2i"]["tune"]["seed"] == seed
+    wanted = {"tune": {}, "collect": {}}
+    for item in tune:
+        key, raw = _assignment(item)
+        value = _toml_value(raw)
+        head = text.index("[t2i.tune]")
+        end = text.find("\n[", head + 1)
+        end = len(text) if end < 0 else end
+        table = text[head:end]
+        line = f"{key} = {_toml_text(value)}"
+        table, n = re.subn(rf"(?m)^#? ?{re.escape(key)} =[^\n]*", line, table, count=1)
+        if not n:
+            table = table.rstrip("\n") + f"\n{line}\n"
+        text = text[:head] + table + text[end:]
+        wanted["tune"][key] = value
+    for item in collect:
+        key, raw = _assignment(item)
+        value = _toml_value(raw)
+        m = re.search(r'(?m)^collector = "demo-world".*\nparams = \{(.*)\}$', text)
+        if not m:
+            sys.exit(f"{config}: no demo-world collector with inline params")
+        params, n = re.subn(rf"\b{re.escape(key)} = [^,}}]+", f"{key} = {_toml_text(value)}",
+                            m.group(1))  # fmt: skip
+        if not n:
+            params = f"{params.rstrip()}, {key} = {_toml_text(value)} "
+        text = text[: m.start(1)] + params + text[m.end(1) :]
+        wanted["collect"][key] = value
+    config.write_text(text, encoding="utf-8")
+    parsed = tomllib.loads(text)
+    source = next(s for s in parsed["collect"]["sources"] if s["collector"] == "demo-world")
+    for key, value in wanted["tune"].items():
+        assert parsed["t2i"]["tune"][key] == value, key
+    for key, value in wanted["collect"].items():
+        assert source["params"][key] == value, key
+    return wanted
+
+
+def _toml_text(value) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return str(value).lower()
+    return json.dumps(value)  # numbers, strings and lists of them are valid TOML as JSON
 
 
 def main() -> None:
@@ -87,18 +145,30 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="copy the run folder here (contact sheets...)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--tune-seed", type=int, help="the [t2i.tune] seed (default: init's, 0)")
+    ap.add_argument("--tune", action="append", default=[], metavar="KEY=VALUE",
+                    help="set a [t2i.tune] key (TOML value), e.g. method=full lr=2e-3")  # fmt: skip
+    ap.add_argument("--collect", action="append", default=[], metavar="KEY=VALUE",
+                    help="set a demo-world collector param, e.g. global_in_region=1.0")  # fmt: skip
+    ap.add_argument("--pretrain-steps", type=int,
+                    help="pretrain the demo base this many steps (default: the demo's own; a "
+                    "different base, cached apart)")  # fmt: skip
     args = ap.parse_args()
+    if args.tune_seed is not None:
+        args.tune.append(f"seed={args.tune_seed}")
     load_before = os.getloadavg()
+    # A given folder with nothing in it is still an empty cache (base and judge get built).
+    cold = args.cache is None or not any(args.cache.glob("demo-world/*"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         cache = args.cache or work / "cache"
         env = {**os.environ, "REGIONADAPT_CACHE": str(cache), "HF_HUB_OFFLINE": "1",
                "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+        if args.pretrain_steps:
+            env["REGIONADAPT_DEMO_T2I_PRETRAIN_STEPS"] = str(args.pretrain_steps)
         cli = [sys.executable, "-m", "regionadapt"]
         t0 = time.perf_counter()
         _run(cli, ["init", "--region", args.region, "--arch", "t2i"], work, env)
-        if args.tune_seed is not None:
-            _set_tune_seed(work / "regionadapt.toml", args.tune_seed)
+        overrides = _override(work / "regionadapt.toml", args.tune, args.collect)
         t1 = time.perf_counter()
         log = _run(cli, ["adapt", "--arch", "t2i"], work, env)
         t2 = time.perf_counter()
@@ -124,8 +194,9 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
-        "cache": "given" if args.cache else "empty",
-        "tune_seed": args.tune_seed or 0,
+        "cache": "empty" if cold else "given",
+        "overrides": overrides,
+        "pretrain_steps": args.pretrain_steps,
     }
     print(f"init + adapt: {out['total_s']:.1f} s (init {out['init_s']:.1f} s, adapt "
           f"{out['adapt_s']:.1f} s) on {out['cpus']} CPUs, cache {out['cache']}, load average "

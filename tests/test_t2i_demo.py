@@ -25,7 +25,15 @@ def test_the_t2i_source_writes_a_valid_demo_config():
     src = SOURCES["t2i"]()
     backend = registry("backends").get("diffusers")
     tune = backend.TuneParams(**src.tune)
-    assert tune.method == "lora" and tune.max_steps
+    assert tune.method == "full" and tune.max_steps
+    # the demo's rehearsal reaches the pool init writes (a source's collector params)
+    from regionadapt.init_template import render
+    from regionadapt.packs import get_pack
+    from regionadapt.schema import tomllib
+
+    config = tomllib.loads(render(get_pack("sea"), "sea", None, ["t2i"]))
+    params = config["collect"]["sources"][0]["params"]
+    assert {k: params[k] for k in src.collect} == src.collect and params["regional_concepts"] == 24
     assert max(src.merge_grid) >= 0.9
     roles = set()
     for b in src.benchmarks:
@@ -143,3 +151,14 @@ def test_the_r_precision_classes_are_every_caption_the_judge_learnt(tmp_path):
     for c in world.global_ + world.regional:
         for _ in range(20):
             assert J._caption(c, prng)[0] in classes[c.id]
+
+
+def test_the_pretraining_steps_can_be_set_and_a_bad_value_is_refused(monkeypatch):
+    monkeypatch.delenv(B.STEPS_ENV, raising=False)
+    assert B.pretrain_config() == B.PRETRAIN  # unset: the demo's own (and its cache key)
+    monkeypatch.setenv(B.STEPS_ENV, "2000")
+    assert B.pretrain_config() == {**B.PRETRAIN, "steps": 2000}
+    for bad in ("many", "10", "-5"):
+        monkeypatch.setenv(B.STEPS_ENV, bad)
+        with pytest.raises(ValueError, match=B.STEPS_ENV):
+            B.pretrain_config()

@@ -95,7 +95,7 @@ def test_init_and_adapt_t2i_through_the_cli(tmp_path):
     manifest = json.loads((run / "manifest.json").read_text())
     training = manifest["stages"]["tune"]["summary"]["training"] if "stages" in manifest else None
     if training is not None:
-        assert training["steps"] == 3 and training["method"] == "lora"
+        assert training["steps"] == 3 and training["method"] == "full"
     # The merged model is a complete pipeline folder that diffusers loads as it is.
     from diffusers import DiffusionPipeline
 

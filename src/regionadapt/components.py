@@ -206,6 +206,10 @@ class ModelSource:
     benchmarks: list[dict[str, Any]] = field(default_factory=list)
     # Comments init writes above the tune table (why this source's recipe differs).
     notes: str = ""
+    # Demo-world collector params init writes for a project on this source, over the demo's
+    # defaults (e.g. more global rehearsal for a model that forgets fast). A project initialised
+    # for several architectures shares one pool: each source's changes apply, in --arch order.
+    collect: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -68,9 +68,12 @@ REGION_DEMO = """
 filter = "region"        # country code in the pack, or coordinates inside its bounding boxes
 """
 
+# The demo-world collector's params; a demo model source may change some (ModelSource.collect).
+DEMO_COLLECT = {"regional_concepts": 24, "per_regional": 60, "per_global": 20,
+                "per_distractor": 15, "corrupt": 5, "global_in_region": 0.05}  # fmt: skip
 DEMO_SOURCE = """\
 collector = "demo-world"   # DEMO WORLD: generated pictures of the pack's lexicon, of everyday things and of distractors
-params = { regional_concepts = 24, per_regional = 60, per_global = 20, per_distractor = 15, corrupt = 5, global_in_region = 0.05 }"""
+params = {params}"""
 
 REAL_SOURCE = """\
 collector = "hf"           # point this at your data (a hub id or a local folder): docs/data.md lists every collector
@@ -239,6 +242,13 @@ def pack_benchmarks(pack: RegionPack, arch: str) -> str:
     return "".join(out)
 
 
+def _demo_collect(archs: list[str]) -> str:
+    params = dict(DEMO_COLLECT)
+    for arch in archs:
+        params.update(demo_source(arch).collect)
+    return DEMO_SOURCE.format(params=toml_value(params))
+
+
 def render(
     pack: RegionPack,
     region: str,
@@ -262,7 +272,7 @@ def render(
     text = HEADER.format(commands=commands)
     text += COMMON.format(
         region=region,
-        source=DEMO_SOURCE if model is None else REAL_SOURCE,
+        source=_demo_collect(archs) if model is None else REAL_SOURCE,
         region_filter=REGION_DEMO if model is None else REGION_TEXT,
     )
     for arch in archs:
