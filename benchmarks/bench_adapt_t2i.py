@@ -91,6 +91,8 @@ def _override(config: Path, tune: list[str], collect: list[str]) -> dict:
 
     import tomllib
 
+    from regionadapt.init_template import toml_value  # the literals init itself writes
+
     text = config.read_text(encoding="utf-8")
     wanted = {"tune": {}, "collect": {}}
     for item in tune:
@@ -100,7 +102,7 @@ def _override(config: Path, tune: list[str], collect: list[str]) -> dict:
         end = text.find("\n[", head + 1)
         end = len(text) if end < 0 else end
         table = text[head:end]
-        line = f"{key} = {_toml_text(value)}"
+        line = f"{key} = {toml_value(value)}"
         table, n = re.subn(rf"(?m)^#? ?{re.escape(key)} =[^\n]*", line, table, count=1)
         if not n:
             table = table.rstrip("\n") + f"\n{line}\n"
@@ -112,10 +114,10 @@ def _override(config: Path, tune: list[str], collect: list[str]) -> dict:
         m = re.search(r'(?m)^collector = "demo-world".*\nparams = \{(.*)\}$', text)
         if not m:
             sys.exit(f"{config}: no demo-world collector with inline params")
-        params, n = re.subn(rf"\b{re.escape(key)} = [^,}}]+", f"{key} = {_toml_text(value)}",
+        params, n = re.subn(rf"\b{re.escape(key)} = [^,}}]+", f"{key} = {toml_value(value)}",
                             m.group(1))  # fmt: skip
         if not n:
-            params = f"{params.rstrip()}, {key} = {_toml_text(value)} "
+            params = f"{params.rstrip()}, {key} = {toml_value(value)} "
         text = text[: m.start(1)] + params + text[m.end(1) :]
         wanted["collect"][key] = value
     config.write_text(text, encoding="utf-8")
@@ -126,14 +128,6 @@ def _override(config: Path, tune: list[str], collect: list[str]) -> dict:
     for key, value in wanted["collect"].items():
         assert source["params"][key] == value, key
     return wanted
-
-
-def _toml_text(value) -> str:
-    import json
-
-    if isinstance(value, bool):
-        return str(value).lower()
-    return json.dumps(value)  # numbers, strings and lists of them are valid TOML as JSON
 
 
 def main() -> None:
